@@ -1,0 +1,98 @@
+//! Listings: tags, the catalog and referrers, with `n`/`last` paging and `Link` headers.
+
+use super::error::ApiError;
+use super::query::{encode, Query};
+use super::{set, Reply};
+use crate::oci::{media, Digest, RepoName};
+use crate::storage::Storage;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Parse `n` (None when absent).
+fn page_size(query: &Query) -> Result<Option<usize>, ApiError> {
+    query
+        .get("n")
+        .map(|n| {
+            n.parse::<usize>().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "PAGINATION_NUMBER_INVALID",
+                    "invalid number of results requested",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A JSON listing with a `Link` to the next page when there is one.
+fn paged(
+    path: &str,
+    body: serde_json::Value,
+    n: Option<usize>,
+    next_after: Option<&str>,
+) -> Response {
+    let mut response = axum::Json(body).into_response();
+    if let (Some(n), Some(last)) = (n, next_after) {
+        let link = format!("<{path}?n={n}&{}>; rel=\"next\"", encode("last", last));
+        set(response.headers_mut(), "Link", &link);
+    }
+    response
+}
+
+/// GET `/v2/<name>/tags/list`.
+pub async fn tags(storage: &Storage, name: &RepoName, query: &Query) -> Reply {
+    let n = page_size(query)?;
+    let (tags, more) = storage.tags(name, n, query.get("last")).await?;
+    let next = if more {
+        tags.last().map(String::as_str)
+    } else {
+        None
+    };
+    Ok(paged(
+        &format!("/v2/{name}/tags/list"),
+        json!({ "name": name.as_str(), "tags": tags }),
+        n,
+        next,
+    ))
+}
+
+/// GET `/v2/_catalog`.
+pub async fn catalog(storage: &Storage, query: &Query) -> Reply {
+    let n = page_size(query)?;
+    let (repos, more) = storage.catalog_page(n, query.get("last"), |_| true);
+    let next = if more {
+        repos.last().map(String::as_str)
+    } else {
+        None
+    };
+    Ok(paged(
+        "/v2/_catalog",
+        json!({ "repositories": repos }),
+        n,
+        next,
+    ))
+}
+
+/// GET `/v2/<name>/referrers/<digest>`.
+pub async fn referrers(
+    storage: &Storage,
+    name: &RepoName,
+    subject: &Digest,
+    query: &Query,
+) -> Reply {
+    let artifact_type = query.get("artifactType");
+    let manifests = storage.referrers(name, subject, artifact_type).await?;
+    let body = json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_INDEX,
+        "manifests": manifests,
+    });
+    let mut response = axum::Json(body).into_response();
+    let h = response.headers_mut();
+    set(h, "Content-Type", media::OCI_INDEX);
+    if artifact_type.is_some() {
+        set(h, "OCI-Filters-Applied", "artifactType");
+    }
+    Ok(response)
+}

@@ -1,0 +1,161 @@
+//! Parsing `/v2/…` paths. Repository names contain slashes, so a path is read from its end.
+
+use super::error::ApiError;
+use crate::oci::name::ReferenceError;
+use crate::oci::{Digest, Reference, RepoName};
+
+/// A distribution API route with its validated parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/v2/`.
+    Base,
+    /// `/v2/_catalog`.
+    Catalog,
+    /// `/v2/<name>/tags/list`.
+    Tags(RepoName),
+    /// `/v2/<name>/manifests/<reference>`.
+    Manifest(RepoName, Reference),
+    /// `/v2/<name>/blobs/<digest>`.
+    Blob(RepoName, Digest),
+    /// `/v2/<name>/blobs/uploads/`.
+    UploadStart(RepoName),
+    /// `/v2/<name>/blobs/uploads/<id>`.
+    Upload(RepoName, String),
+    /// `/v2/<name>/referrers/<digest>`.
+    Referrers(RepoName, Digest),
+}
+
+impl Route {
+    /// Parse the part of the path after `/v2/`. An invalid tag is a missing manifest to a read
+    /// (as the conformance suite expects) and an invalid manifest to a write.
+    pub fn parse(rest: &str, writes: bool) -> Result<Route, ApiError> {
+        if rest.is_empty() {
+            return Ok(Route::Base);
+        }
+        if rest == "_catalog" {
+            return Ok(Route::Catalog);
+        }
+        let parts: Vec<&str> = rest.split('/').collect();
+        let n = parts.len();
+        let name_of = |end: usize| -> Result<RepoName, ApiError> {
+            if end == 0 {
+                return Err(ApiError::not_found());
+            }
+            let name = parts[..end].join("/");
+            RepoName::parse(&name).map_err(|_| ApiError::name_invalid(&name))
+        };
+        let digest_of = |s: &str| -> Result<Digest, ApiError> {
+            s.parse()
+                .map_err(|e| ApiError::digest_invalid(format!("{e}: {}", truncated(s))))
+        };
+        if n >= 3 && parts[n - 2] == "tags" && parts[n - 1] == "list" {
+            return Ok(Route::Tags(name_of(n - 2)?));
+        }
+        if n >= 3 && parts[n - 2] == "blobs" && parts[n - 1] == "uploads" {
+            return Ok(Route::UploadStart(name_of(n - 2)?));
+        }
+        if n >= 4 && parts[n - 3] == "blobs" && parts[n - 2] == "uploads" {
+            let name = name_of(n - 3)?;
+            return Ok(if parts[n - 1].is_empty() {
+                Route::UploadStart(name)
+            } else {
+                Route::Upload(name, parts[n - 1].to_owned())
+            });
+        }
+        if n >= 3 {
+            let last = parts[n - 1];
+            match parts[n - 2] {
+                "manifests" => {
+                    let name = name_of(n - 2)?;
+                    let reference = Reference::parse(last).map_err(|e| match e {
+                        ReferenceError::Digest(d) => {
+                            ApiError::digest_invalid(format!("{d}: {}", truncated(last)))
+                        }
+                        ReferenceError::Tag if writes => {
+                            ApiError::manifest_invalid(format!("invalid tag {:?}", truncated(last)))
+                        }
+                        ReferenceError::Tag => ApiError::new(
+                            axum::http::StatusCode::NOT_FOUND,
+                            "MANIFEST_UNKNOWN",
+                            "manifest unknown",
+                        ),
+                    })?;
+                    return Ok(Route::Manifest(name, reference));
+                }
+                "blobs" => return Ok(Route::Blob(name_of(n - 2)?, digest_of(last)?)),
+                "referrers" => return Ok(Route::Referrers(name_of(n - 2)?, digest_of(last)?)),
+                _ => {}
+            }
+        }
+        Err(ApiError::not_found())
+    }
+}
+
+fn truncated(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn routes() {
+        let name = |s: &str| RepoName::parse(s).unwrap();
+        assert_eq!(Route::parse("", false).unwrap(), Route::Base);
+        assert_eq!(
+            Route::parse("a/b/tags/list", false).unwrap(),
+            Route::Tags(name("a/b"))
+        );
+        assert_eq!(
+            Route::parse("x/manifests/manifests/latest", false).unwrap(),
+            Route::Manifest(name("x/manifests"), Reference::Tag("latest".into()))
+        );
+        assert_eq!(
+            Route::parse("a/blobs/uploads/", false).unwrap(),
+            Route::UploadStart(name("a"))
+        );
+        assert_eq!(
+            Route::parse("a/blobs/uploads", false).unwrap(),
+            Route::UploadStart(name("a"))
+        );
+        assert_eq!(
+            Route::parse("a/blobs/uploads/123", false).unwrap(),
+            Route::Upload(name("a"), "123".into())
+        );
+        assert!(matches!(
+            Route::parse(&format!("a/blobs/{D}"), false).unwrap(),
+            Route::Blob(..)
+        ));
+        assert!(matches!(
+            Route::parse(&format!("a/referrers/{D}"), false).unwrap(),
+            Route::Referrers(..)
+        ));
+        assert_eq!(
+            Route::parse("a/blobs/sha256:xyz", false).unwrap_err().code,
+            "DIGEST_INVALID"
+        );
+        assert_eq!(
+            Route::parse("../x/tags/list", false).unwrap_err().code,
+            "NAME_INVALID"
+        );
+        assert_eq!(
+            Route::parse("A/manifests/x", false).unwrap_err().code,
+            "NAME_INVALID"
+        );
+        assert_eq!(
+            Route::parse("nothing", false).unwrap_err().code,
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            Route::parse("a/manifests/.bad", false).unwrap_err().code,
+            "MANIFEST_UNKNOWN"
+        );
+        assert_eq!(
+            Route::parse("a/manifests/.bad", true).unwrap_err().code,
+            "MANIFEST_INVALID"
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! zot-compatible configuration: schema, loading and validation.
+
+pub mod auth;
+mod duration;
+mod load;
+pub mod model;
+mod validate;
+
+pub use load::{from_value, ConfigError};
+pub use model::Config;
+pub use validate::validate;
+
+use std::path::Path;
+
+/// Load `path` and check that it can be served.
+pub fn load_and_validate(path: &Path) -> Result<Config, ConfigError> {
+    let config = load::load(path)?;
+    validate(&config)?;
+    Ok(config)
+}

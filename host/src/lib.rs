@@ -1,0 +1,13 @@
+//! Portcullis: an OCI registry whose gate is programmable with WebAssembly components.
+//!
+//! The host serves the OCI Distribution API and stores content ([`api`], [`storage`]); every
+//! decision about who may do what goes through the [`gate`].
+
+pub mod api;
+pub mod config;
+pub mod gate;
+pub mod logging;
+pub mod metrics;
+pub mod oci;
+pub mod server;
+pub mod storage;

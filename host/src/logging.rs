@@ -1,0 +1,74 @@
+//! Logging: human-readable lines on stdout, or JSON lines in `log.output`; audit records as
+//! JSON lines in `log.audit`.
+
+use crate::config::model::LogConfig;
+use std::path::Path;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::Layer;
+
+/// Keeps the background log writers alive; drop it at exit to flush.
+pub struct LogGuards(#[allow(dead_code)] Vec<WorkerGuard>);
+
+/// Install the global subscriber. `RUST_LOG` overrides `log.level`.
+pub fn init(config: &LogConfig) -> anyhow::Result<LogGuards> {
+    let level = match config.level.to_ascii_lowercase().as_str() {
+        "panic" => "error".to_owned(),
+        other => other.to_owned(),
+    };
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&level));
+    let not_audit = filter_fn(|m| m.target() != "audit");
+    let mut guards = Vec::new();
+    let main: Box<dyn Layer<_> + Send + Sync> = match &config.output {
+        Some(path) => {
+            let (writer, guard) = tracing_appender::non_blocking(open_append(path)?);
+            guards.push(guard);
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_writer(writer)
+                .with_filter(filter())
+                .with_filter(not_audit)
+                .boxed()
+        }
+        None => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_filter(filter())
+            .with_filter(not_audit)
+            .boxed(),
+    };
+    let audit = match &config.audit {
+        Some(path) => {
+            let (writer, guard) = tracing_appender::non_blocking(open_append(path)?);
+            guards.push(guard);
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(writer)
+                    .with_filter(LevelFilter::INFO)
+                    .with_filter(filter_fn(|m| m.target() == "audit")),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(main)
+        .with(audit)
+        .try_init()?;
+    Ok(LogGuards(guards))
+}
+
+fn open_append(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open log file {}: {e}", path.display()))
+}

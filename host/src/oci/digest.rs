@@ -1,0 +1,200 @@
+//! Content digests (`algorithm:hex`) as the OCI image spec defines them.
+
+use sha2::{Digest as _, Sha256, Sha512};
+use std::fmt;
+use std::str::FromStr;
+
+/// A digest algorithm this registry can verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    /// SHA-256, the canonical algorithm.
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
+impl Algorithm {
+    /// The name used in digests and in blob paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// Length of the hex-encoded hash.
+    fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+
+    /// Every supported algorithm.
+    pub const ALL: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Sha512];
+}
+
+/// A validated digest: a supported algorithm and a lowercase hex hash of the right length.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    algorithm: Algorithm,
+    hex: String,
+}
+
+/// Why a string is not a usable digest.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DigestError {
+    /// Not of the form `algorithm:encoded`, or the encoding is wrong for the algorithm.
+    #[error("invalid digest")]
+    Malformed,
+    /// Well formed, but the algorithm is not one this registry supports.
+    #[error("unsupported digest algorithm")]
+    Unsupported,
+}
+
+impl Digest {
+    /// The algorithm part.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The hex-encoded hash.
+    pub fn hex(&self) -> &str {
+        &self.hex
+    }
+
+    /// Digest of `bytes` with `algorithm`.
+    pub fn of(algorithm: Algorithm, bytes: &[u8]) -> Digest {
+        let mut hasher = Hasher::new(algorithm);
+        hasher.update(bytes);
+        hasher.finish()
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (alg, encoded) = s.split_once(':').ok_or(DigestError::Malformed)?;
+        // Grammar of the image spec: algorithm-component ([a-z0-9]+) joined by [+._-].
+        let alg_ok = !alg.is_empty()
+            && alg.split(['+', '.', '_', '-']).all(|c| {
+                !c.is_empty()
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        let encoded_ok = !encoded.is_empty()
+            && encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+        if !alg_ok || !encoded_ok {
+            return Err(DigestError::Malformed);
+        }
+        let algorithm = match alg {
+            "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
+            _ => return Err(DigestError::Unsupported),
+        };
+        let is_lower_hex = encoded
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if encoded.len() != algorithm.hex_len() || !is_lower_hex {
+            return Err(DigestError::Malformed);
+        }
+        Ok(Digest {
+            algorithm,
+            hex: encoded.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An incremental hash for one algorithm.
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-256 state.
+    Sha256(Sha256),
+    /// SHA-512 state.
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    /// A fresh hasher.
+    pub fn new(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    /// Feed bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    /// The algorithm of this hasher.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Hasher::Sha256(_) => Algorithm::Sha256,
+            Hasher::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
+    /// The digest of everything fed so far.
+    pub fn finish(self) -> Digest {
+        let algorithm = self.algorithm();
+        let hex = match self {
+            Hasher::Sha256(h) => hex::encode(h.finalize()),
+            Hasher::Sha512(h) => hex::encode(h.finalize()),
+        };
+        Digest { algorithm, hex }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let d: Digest = empty.parse().unwrap();
+        assert_eq!(d, Digest::of(Algorithm::Sha256, b""));
+        assert_eq!(d.to_string(), empty);
+        assert_eq!("sha256:abc".parse::<Digest>(), Err(DigestError::Malformed));
+        assert_eq!(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<Digest>(),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!("md5:abcd".parse::<Digest>(), Err(DigestError::Unsupported));
+        assert_eq!("nocolon".parse::<Digest>(), Err(DigestError::Malformed));
+        assert_eq!(
+            "sha256:../../x".parse::<Digest>(),
+            Err(DigestError::Malformed)
+        );
+        let d512 = Digest::of(Algorithm::Sha512, b"x");
+        assert_eq!(d512.to_string().parse::<Digest>().unwrap(), d512);
+    }
+}

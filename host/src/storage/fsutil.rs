@@ -1,0 +1,72 @@
+//! Durable file operations: nothing half-written becomes visible, also across a crash.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Flush a directory's entries (new names, renames) to disk.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsynced, then
+/// renamed over `path`, then the directory fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        fsync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Make `dst` name the same content as `src` without ever exposing a partial file: a hard link
+/// when `share` is set and the filesystem allows it, else a copy to a temporary name, fsynced
+/// and renamed. An existing `dst` is left as it is (content-addressed names never change).
+pub fn link_or_copy(src: &Path, dst: &Path, share: bool) -> io::Result<()> {
+    let dir = dst
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    if dst.exists() {
+        return Ok(());
+    }
+    if share {
+        match std::fs::hard_link(src, dst) {
+            Ok(()) => return fsync_dir(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(_) => {} // cross-device or unsupported: fall back to a copy
+        }
+    }
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let result = (|| {
+        std::fs::copy(src, &tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dst)?;
+        fsync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Seconds since the content at `meta` last changed or was linked (the newer of mtime and ctime).
+pub fn age(meta: &std::fs::Metadata) -> std::time::Duration {
+    use std::os::unix::fs::MetadataExt;
+    let newest = meta.mtime().max(meta.ctime());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    std::time::Duration::from_secs(now.saturating_sub(newest).max(0) as u64)
+}
