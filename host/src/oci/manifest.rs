@@ -39,8 +39,7 @@ struct RawManifest {
     config: Option<Descriptor>,
     #[serde(default)]
     layers: Vec<Descriptor>,
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
+    manifests: Option<Vec<Descriptor>>,
     subject: Option<Descriptor>,
     annotations: Option<BTreeMap<String, String>>,
 }
@@ -122,7 +121,10 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
             }
         }
         Some(ManifestKind::Index) => {
-            parsed.required_manifests = raw.manifests.into_iter().map(|m| m.digest).collect();
+            let children = raw
+                .manifests
+                .ok_or_else(|| invalid("image index has no manifests"))?;
+            parsed.required_manifests = children.into_iter().map(|m| m.digest).collect();
         }
         None => {}
     }
@@ -133,7 +135,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
 fn guess_media_type(raw: &RawManifest) -> Option<&'static str> {
     if raw.config.is_some() {
         Some(media::OCI_MANIFEST)
-    } else if !raw.manifests.is_empty() {
+    } else if raw.manifests.is_some() {
         Some(media::OCI_INDEX)
     } else {
         None

@@ -35,7 +35,7 @@ impl Storage {
                 let reachable = reachable(&repo_dir, roots);
                 let blobs =
                     sweep_blobs(&repo_dir.join("blobs"), delay, |d| !reachable.contains(d))?;
-                let uploads = sweep_dir(&uploads_dir, delay, |_| true)?;
+                let uploads = sweep_dir(&uploads_dir, |m| fsutil::age(m) >= delay)?;
                 Ok((blobs, uploads))
             })
             .await?;
@@ -47,8 +47,12 @@ impl Storage {
         report.blobs_removed += blocking(move || {
             use std::os::unix::fs::MetadataExt;
             let mut removed = 0;
+            // Unlinking from the last repository bumps the ctime, so entries age by mtime.
+            let unused = |m: &std::fs::Metadata| {
+                m.nlink() <= 1 && m.modified().ok().and_then(|t| t.elapsed().ok()) >= Some(delay)
+            };
             for alg in read_dir_or_empty(&shared)? {
-                removed += sweep_dir(&alg, delay, |m| m.nlink() <= 1)?.len();
+                removed += sweep_dir(&alg, unused)?.len();
             }
             Ok(removed)
         })
@@ -114,39 +118,35 @@ fn sweep_blobs(
                 continue;
             };
             if unwanted(&digest) {
-                removed += remove_if_old(&file, delay, |_| true)? as usize;
+                removed += remove_if(&file, |m| fsutil::age(m) >= delay)? as usize;
             }
         }
     }
     Ok(removed)
 }
 
-/// Remove the files directly in `dir` that are older than `delay` and that `select` picks.
+/// Remove the files directly in `dir` that `select` picks.
 fn sweep_dir(
     dir: &Path,
-    delay: Duration,
     select: impl Fn(&std::fs::Metadata) -> bool,
 ) -> std::io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for file in read_dir_or_empty(dir)? {
-        if remove_if_old(&file, delay, &select)? {
+        if remove_if(&file, &select)? {
             removed.push(file);
         }
     }
     Ok(removed)
 }
 
-fn remove_if_old(
-    file: &Path,
-    delay: Duration,
-    select: impl Fn(&std::fs::Metadata) -> bool,
-) -> std::io::Result<bool> {
+/// Remove a regular file if `select` picks it; true if it was removed.
+fn remove_if(file: &Path, select: impl Fn(&std::fs::Metadata) -> bool) -> std::io::Result<bool> {
     let meta = match std::fs::symlink_metadata(file) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    if !meta.is_file() || fsutil::age(&meta) < delay || !select(&meta) {
+    if !meta.is_file() || !select(&meta) {
         return Ok(false);
     }
     match std::fs::remove_file(file) {

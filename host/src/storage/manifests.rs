@@ -3,6 +3,7 @@
 
 use super::{blocking, fsutil, Index, ManifestFacts, Repo, Result, Storage, StorageError};
 use crate::oci::manifest::{self, Descriptor};
+use crate::oci::media::ManifestKind;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -136,40 +137,47 @@ impl Storage {
             return Ok(d.clone());
         }
         match reference {
-            // A manifest that only an index in the layout points at (as skopeo writes layouts).
-            Reference::Digest(d) => self.sniff_manifest(name, d).await,
+            Reference::Digest(d) => self.reachable_child(name, &index, d).await,
             Reference::Tag(_) => Err(StorageError::ManifestUnknown),
         }
     }
 
-    /// Treat a blob as a manifest if it declares a manifest media type.
-    async fn sniff_manifest(&self, name: &RepoName, digest: &Digest) -> Result<Descriptor> {
-        let bytes = match tokio::fs::read(self.layout.blob(name, digest)).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::ManifestUnknown)
+    /// A manifest that `index.json` does not list but an index it lists points at (as skopeo
+    /// writes multi-arch layouts): found by walking the indexes, media type from the child.
+    async fn reachable_child(
+        &self,
+        name: &RepoName,
+        index: &Index,
+        wanted: &Digest,
+    ) -> Result<Descriptor> {
+        let is_index = |m: &str| crate::oci::media::manifest_kind(m) == Some(ManifestKind::Index);
+        let mut queue: Vec<Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| is_index(&d.media_type))
+            .cloned()
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(parent) = queue.pop() {
+            if !seen.insert(parent.digest.clone()) {
+                continue;
             }
-            Err(e) => return Err(e.into()),
-        };
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Sniff {
-            media_type: Option<String>,
+            let Ok(bytes) = tokio::fs::read(self.layout.blob(name, &parent.digest)).await else {
+                continue;
+            };
+            let Ok(children) = serde_json::from_slice::<ChildList>(&bytes) else {
+                continue;
+            };
+            for child in children.manifests {
+                if &child.digest == wanted {
+                    return Ok(child);
+                }
+                if is_index(&child.media_type) {
+                    queue.push(child);
+                }
+            }
         }
-        let media_type = serde_json::from_slice::<Sniff>(&bytes)
-            .ok()
-            .and_then(|s| s.media_type)
-            .filter(|m| crate::oci::media::manifest_kind(m).is_some())
-            .ok_or(StorageError::ManifestUnknown)?;
-        Ok(Descriptor {
-            media_type,
-            digest: digest.clone(),
-            size: bytes.len() as u64,
-            artifact_type: None,
-            annotations: None,
-            platform: None,
-            urls: None,
-        })
+        Err(StorageError::ManifestUnknown)
     }
 
     /// Read a manifest.
@@ -330,6 +338,13 @@ impl Storage {
         *repo.facts.lock().unwrap_or_else(|e| e.into_inner()) = Some(map);
         Ok(())
     }
+}
+
+/// The children of an index, as far as finding a child needs.
+#[derive(serde::Deserialize)]
+struct ChildList {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
 }
 
 impl Index {

@@ -1,0 +1,236 @@
+//! Test harness: start the real `portcullis` binary with a configuration on an ephemeral port,
+//! wait until it listens, and talk to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub mod clients;
+pub mod oci;
+
+/// Path of the `portcullis` binary built alongside the tests.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("portcullis");
+    assert!(
+        bin.exists(),
+        "{} is missing: run through `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A running registry; killed on drop.
+pub struct Registry {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// `127.0.0.1:PORT`, for clients that want host:port.
+    pub host: String,
+    /// The storage root.
+    pub root: PathBuf,
+    /// The configuration file used.
+    pub config_path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Storage root and config file for a test, in a fresh temporary directory.
+pub struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A fresh directory.
+    pub fn new() -> Setup {
+        Setup {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The temporary directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The default configuration with `extra` merged into it (JSON objects merge key by key).
+    pub fn config(&self, extra: serde_json::Value) -> serde_json::Value {
+        let mut base = serde_json::json!({
+            "distSpecVersion": "1.1.1",
+            "storage": { "rootDirectory": self.dir.path().join("root"), "gc": false },
+            "http": { "address": "127.0.0.1", "port": "0" },
+            "log": { "level": "info" },
+        });
+        merge(&mut base, extra);
+        base
+    }
+
+    /// Start a registry with `config` (from [`Setup::config`]).
+    pub fn start(self, config: serde_json::Value) -> Registry {
+        let config_path = self.dir.path().join("config.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        let root = PathBuf::from(config["storage"]["rootDirectory"].as_str().unwrap());
+        let mut registry = Registry::launch(config_path, root);
+        registry._dir = Some(self.dir);
+        registry
+    }
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup::new()
+    }
+}
+
+/// Merge `extra` into `base`.
+pub fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
+    match (base, extra) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
+            for (k, v) in e {
+                merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, e) => *b = e,
+    }
+}
+
+impl Registry {
+    /// Start with the default configuration.
+    pub fn start() -> Registry {
+        let setup = Setup::new();
+        let config = setup.config(serde_json::json!({}));
+        setup.start(config)
+    }
+
+    /// Start the binary on an existing config file; `root` is its storage root.
+    pub fn launch(config_path: PathBuf, root: PathBuf) -> Registry {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portcullis");
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(addr) = listening_addr(&line) {
+                        let _ = tx.send(addr);
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let host = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("registry did not start: {:?}", logs.lock().unwrap());
+            }
+        };
+        Registry {
+            child: Some(child),
+            url: format!("http://{host}"),
+            host,
+            root,
+            config_path,
+            _dir: None,
+            logs,
+        }
+    }
+
+    /// `url` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Everything the registry logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Kill the process with SIGKILL and wait for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// Start again on the same configuration and storage (after [`Registry::kill`]).
+    pub fn restart(mut self) -> Registry {
+        self.kill();
+        let mut next = Registry::launch(self.config_path.clone(), self.root.clone());
+        next._dir = self._dir.take();
+        next
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Find `addr=HOST:PORT` in a "listening" log line.
+fn listening_addr(line: &str) -> Option<String> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let start = line.find("addr=")? + 5;
+    let rest = &line[start..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+/// A blocking HTTP client that never follows redirects.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// Whether an external program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Skip a test when a required program is missing, unless running in CI (where it must exist).
+pub fn require(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{program} is required in CI (installed by .ci/run)"
+    );
+    eprintln!("skipping: {program} not installed (run scripts/install-test-deps)");
+    false
+}
