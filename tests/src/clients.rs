@@ -7,8 +7,8 @@
 //! nothing.
 //!
 //! The containers/image blob-info cache is the exception the clients give no option for: as
-//! root, skopeo 1.9 and podman 4.3 always use `/var/lib/containers/cache/blob-info-cache-v1.boltdb`
-//!. When running as root and `unshare --mount` works, each
+//! root, skopeo 1.9 and podman 4.3 always use `/var/lib/containers/cache/blob-info-cache-v1.boltdb`.
+//! When running as root and `unshare --mount` works, each
 //! skopeo and podman command runs in a private mount namespace with the sandbox's own cache
 //! directory bind-mounted over that path. Otherwise the shared cache is used: the clients then
 //! may try cross-repository mounts of blobs they pushed to the same `host:port` before, which a
