@@ -9,5 +9,6 @@ pub mod gate;
 pub mod logging;
 pub mod metrics;
 pub mod oci;
+pub mod plugins;
 pub mod server;
 pub mod storage;

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
                 None => Ok(Config::default()),
             };
             match loaded {
-                Ok(config) => run(config),
+                Ok(loaded) => run(loaded, config),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::FAILURE
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> ExitCode {
+fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
     let _guards = match portcullis::logging::init(&config.log) {
         Ok(g) => g,
         Err(e) => {
@@ -74,7 +74,7 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(portcullis::server::serve(config)) {
+    match runtime.block_on(portcullis::server::serve(config, path)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "registry stopped");

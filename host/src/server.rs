@@ -2,15 +2,18 @@
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::gate::Gate;
+use crate::gate::{self, Gate};
 use crate::metrics::Metrics;
+use crate::plugins::PluginRuntime;
 use crate::storage::{Storage, StorageOptions};
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Serve until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Serve until SIGINT or SIGTERM. With a configuration file, its gate is loaded and the file
+/// (and everything the gate was built from) is watched for hot swaps.
+pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let storage = Storage::open(StorageOptions {
         root: config.storage.rootdirectory.clone(),
         dedupe: config.storage.dedupe,
@@ -30,9 +33,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.storage.gcdelay,
         ));
     }
+    let gate = match config_path {
+        None => Arc::new(Gate::open()),
+        Some(path) => start_gate(&config, path).await?,
+    };
     let state = Arc::new(AppState {
         storage,
-        gate: Gate,
+        gate,
         metrics: Metrics::default(),
     });
     let app = api::router(state, config.metrics_path().as_deref());
@@ -72,6 +79,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Load the configuration's plugins and start watching for changes.
+async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc<Gate>> {
+    let private = config.storage.rootdirectory.join("_portcullis");
+    let cache_dir = config
+        .plugins
+        .as_ref()
+        .and_then(|p| p.cachedirectory.clone())
+        .unwrap_or_else(|| private.join("plugin-cache"));
+    let gate_config = gate::gate_config(config)?;
+    let (runtime, generation, watched) = tokio::task::spawn_blocking(move || {
+        let runtime = PluginRuntime::new(cache_dir, &private.join("plugins.redb"))?;
+        let generation = Gate::load(&runtime, &gate_config)?;
+        Ok::<_, anyhow::Error>((Arc::new(runtime), generation, gate_config.watched))
+    })
+    .await??;
+    let gate = Arc::new(Gate::new(runtime, generation));
+    tokio::spawn(gate::watch(gate.clone(), config_path, watched));
+    Ok(gate)
 }
 
 async fn resolve(address: &str, port: u16) -> anyhow::Result<SocketAddr> {

@@ -81,9 +81,14 @@ fn verify_names_the_offending_key() {
         ("empty.json", "{}", "empty"),
         ("broken.json", "{", "invalid JSON"),
         (
-            "auth.json",
-            r#"{"storage":{"rootDirectory":"/x"},"http":{"auth":{"htpasswd":{"path":"/h"}}}}"#,
-            "not supported yet",
+            "ldap.json",
+            r#"{"storage":{"rootDirectory":"/x"},"http":{"auth":{"ldap":{"address":"l"}}}}"#,
+            "http.auth.ldap`: not supported yet",
+        ),
+        (
+            "nohtpasswd.json",
+            r#"{"storage":{"rootDirectory":"/x"},"http":{"auth":{"htpasswd":{"path":"/nonexistent/h"}}}}"#,
+            "/nonexistent/h",
         ),
         (
             "authtypo.json",
@@ -91,9 +96,19 @@ fn verify_names_the_offending_key() {
             "http.auth.htpassword",
         ),
         (
-            "acl.json",
-            r#"{"storage":{"rootDirectory":"/x"},"http":{"accessControl":{"repositories":{"**":{"anonymousPolicy":["read"]}}}}}"#,
-            "not supported yet",
+            "aclnoauth.json",
+            r#"{"storage":{"rootDirectory":"/x"},"http":{"accessControl":{"repositories":{"**":{"defaultPolicy":["read"]}}}}}"#,
+            "requires one of htpasswd",
+        ),
+        (
+            "badplugin.json",
+            r#"{"storage":{"rootDirectory":"/x"},"plugins":{"authorizer":{"builtin":"nope"}}}"#,
+            "no built-in plugin named",
+        ),
+        (
+            "twosources.json",
+            r#"{"storage":{"rootDirectory":"/x"},"plugins":{"authorizer":{"builtin":"htpasswd","path":"/p.wasm"}}}"#,
+            "exactly one of",
         ),
     ] {
         let path = write(&dir, name, text);

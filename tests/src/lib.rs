@@ -63,6 +63,8 @@ impl Setup {
             "storage": { "rootDirectory": self.dir.path().join("root"), "gc": false },
             "http": { "address": "127.0.0.1", "port": "0" },
             "log": { "level": "info" },
+            // Compiled plugins are shared by every test, as they would be across restarts.
+            "plugins": { "cacheDirectory": Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache") },
         });
         merge(&mut base, extra);
         base
@@ -133,11 +135,20 @@ impl Registry {
                 }
             });
         }
-        let host = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("registry did not start: {:?}", logs.lock().unwrap());
+        let started = std::time::Instant::now();
+        let host = loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(addr) => break addr,
+                Err(_) if started.elapsed() > Duration::from_secs(120) => {
+                    let _ = child.kill();
+                    panic!("registry did not start: {:?}", logs.lock().unwrap());
+                }
+                Err(_) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        std::thread::sleep(Duration::from_millis(100)); // let the readers drain
+                        panic!("registry exited ({status}): {:?}", logs.lock().unwrap());
+                    }
+                }
             }
         };
         Registry {
@@ -210,6 +221,40 @@ pub fn client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap()
+}
+
+/// The fixture plugins (`tests/plugins`, built once per test process for wasm32-wasip2):
+/// the path of the component of crate `name`.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = here.join("../target/wasm-fixtures");
+        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(here.join("plugins/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the fixture plugins failed");
+        target.join("wasm32-wasip2/release")
+    });
+    dir.join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// An htpasswd file's content with bcrypt (cost 5) entries.
+pub fn htpasswd(users: &[(&str, &str)]) -> String {
+    users
+        .iter()
+        .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 5).unwrap()))
+        .collect()
 }
 
 /// Whether an external program is on PATH.

@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::query::{encode, Query};
 use super::{set, Reply};
+use crate::gate::Caller;
 use crate::oci::{media, Digest, RepoName};
 use crate::storage::Storage;
 use axum::http::StatusCode;
@@ -57,10 +58,26 @@ pub async fn tags(storage: &Storage, name: &RepoName, query: &Query) -> Reply {
     ))
 }
 
-/// GET `/v2/_catalog`.
-pub async fn catalog(storage: &Storage, query: &Query) -> Reply {
+/// GET `/v2/_catalog`: the repositories the caller may read, paged after filtering.
+pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply {
     let n = page_size(query)?;
-    let (repos, more) = storage.catalog_page(n, query.get("last"), |_| true);
+    let mut last = query.get("last").map(str::to_owned);
+    let mut repos: Vec<String> = Vec::new();
+    let more = loop {
+        let want = n.map(|n| n - repos.len());
+        let (candidates, more) = storage.catalog_page(want.map(|w| w.max(1)), last.as_deref());
+        if want == Some(0) {
+            break !candidates.is_empty();
+        }
+        let Some(end) = candidates.last().cloned() else {
+            break false;
+        };
+        repos.extend(caller.filter_catalog(candidates));
+        last = Some(end);
+        if !more {
+            break false;
+        }
+    };
     let next = if more {
         repos.last().map(String::as_str)
     } else {

@@ -78,8 +78,16 @@ pub async fn put(
     Ok(response)
 }
 
-/// DELETE a tag, or a manifest with all its tags.
-pub async fn delete(storage: &Storage, name: &RepoName, reference: &Reference) -> Reply {
-    storage.delete_manifest(name, reference, false).await?;
+/// DELETE a tag, or a manifest with all its tags (refused with 409 when `detect_collision`
+/// and several tags name it).
+pub async fn delete(
+    storage: &Storage,
+    name: &RepoName,
+    reference: &Reference,
+    detect_collision: bool,
+) -> Reply {
+    storage
+        .delete_manifest(name, reference, detect_collision)
+        .await?;
     Ok(empty_with_length(StatusCode::ACCEPTED, 0))
 }

@@ -11,7 +11,7 @@ pub mod route;
 mod telemetry;
 mod uploads;
 
-use crate::gate::Gate;
+use crate::gate::{Access, Action, Gate};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use axum::body::Body;
@@ -30,7 +30,7 @@ pub struct AppState {
     /// Content storage.
     pub storage: Arc<Storage>,
     /// The gate deciding every request.
-    pub gate: Gate,
+    pub gate: Arc<Gate>,
     /// Request metrics.
     pub metrics: Metrics,
 }
@@ -56,7 +56,14 @@ pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let admitted = match state.gate.admit(&headers).await {
+        Ok(caller) => caller.authorize_metrics().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = admitted {
+        return e.into_response();
+    }
     let mut response = state.metrics.render().into_response();
     set(
         response.headers_mut(),
@@ -87,14 +94,18 @@ async fn dispatch(
 ) -> Reply {
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
     let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let caller = state.gate.admit(headers).await?;
     let route = Route::parse(rest, !is_read(method))?;
     let query = Query::parse(uri.query());
+    if route == Route::Base {
+        caller.authorize_base(headers).await?;
+    }
     let accesses = access::required(&state.storage, &route, method, &query).await?;
-    state.gate.check(&accesses).await?;
+    caller.authorize(&accesses).await?;
     let storage = &state.storage;
     match route {
         Route::Base if is_read(method) => Ok(axum::Json(serde_json::json!({})).into_response()),
-        Route::Catalog if is_read(method) => listing::catalog(storage, &query).await,
+        Route::Catalog if is_read(method) => listing::catalog(storage, &query, &caller).await,
         Route::Tags(name) if is_read(method) => listing::tags(storage, &name, &query).await,
         Route::Referrers(name, subject) if is_read(method) => {
             listing::referrers(storage, &name, &subject, &query).await
@@ -105,7 +116,16 @@ async fn dispatch(
                 let tags = access::push_tags(&query)?;
                 manifests::put(storage, &name, &reference, &tags, headers, body).await
             }
-            Method::DELETE => manifests::delete(storage, &name, &reference).await,
+            Method::DELETE => {
+                let detect = !caller.is_open()
+                    && matches!(reference, crate::oci::Reference::Digest(_))
+                    && caller.allows(&Access {
+                        repository: name.clone(),
+                        action: Action::DetectManifestCollision,
+                        reference: Some(reference.to_string()),
+                    });
+                manifests::delete(storage, &name, &reference, detect).await
+            }
             _ => Err(ApiError::method_not_allowed()),
         },
         Route::Blob(name, digest) => match *method {
@@ -116,7 +136,18 @@ async fn dispatch(
             _ => Err(ApiError::method_not_allowed()),
         },
         Route::UploadStart(name) if method == Method::POST => {
-            uploads::start(storage, &name, &query, body).await
+            let mount = uploads::mount_request(&query)?;
+            // A mount needs read access to its source; without `from` the source is unknown,
+            // so mounts are automatic only when no gate is configured.
+            let mount = mount.filter(|(_, from)| match from {
+                Some(from) => caller.allows(&Access {
+                    repository: from.clone(),
+                    action: Action::Read,
+                    reference: None,
+                }),
+                None => caller.is_open(),
+            });
+            uploads::start(storage, &name, &query, mount, body).await
         }
         Route::Upload(name, id) => match *method {
             Method::PATCH => uploads::patch(storage, &name, &id, headers, body).await,

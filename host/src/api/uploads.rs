@@ -9,17 +9,37 @@ use crate::storage::Storage;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 
-/// POST `/v2/<name>/blobs/uploads/`: a mount, a monolithic push, or a new session.
-pub async fn start(storage: &Storage, name: &RepoName, query: &Query, body: Body) -> Reply {
-    if let Some(mount) = query.get("mount") {
-        let digest = parse_digest(mount)?;
-        let from = match query.get("from") {
-            Some(f) => Some(RepoName::parse(f).map_err(|_| ApiError::name_invalid(f))?),
-            None => None,
-        };
+/// A mount a POST asks for: the digest and the source repository, if named.
+pub type MountRequest = (Digest, Option<RepoName>);
+
+/// The `mount` and `from` parameters of a POST, validated.
+pub fn mount_request(query: &Query) -> Result<Option<MountRequest>, ApiError> {
+    let Some(mount) = query.get("mount") else {
+        return Ok(None);
+    };
+    let digest = parse_digest(mount)?;
+    let from = match query.get("from") {
+        Some(f) => Some(RepoName::parse(f).map_err(|_| ApiError::name_invalid(f))?),
+        None => None,
+    };
+    Ok(Some((digest, from)))
+}
+
+/// POST `/v2/<name>/blobs/uploads/`: a mount (when `mount` is allowed and the blob is there),
+/// a monolithic push, or a new session.
+pub async fn start(
+    storage: &Storage,
+    name: &RepoName,
+    query: &Query,
+    mount: Option<MountRequest>,
+    body: Body,
+) -> Reply {
+    if let Some((digest, from)) = mount {
         if storage.mount_blob(name, &digest, from.as_ref()).await? {
             return Ok(blob_created(name, &digest));
         }
+    } else if query.get("mount").is_some() {
+        // A mount the caller may not make: an ordinary upload session, as zot answers.
     } else if let Some(digest) = query.get("digest") {
         let digest = parse_digest(digest)?;
         storage

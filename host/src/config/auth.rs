@@ -2,7 +2,7 @@
 //! keys) by every command; enforced by the gate.
 
 use super::model::NamedMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// `http.auth`.
@@ -184,7 +184,7 @@ pub struct NamedExpression {
 }
 
 /// A CEL validation with its failure message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct Validation {
     /// CEL expression that must be true.
@@ -194,7 +194,7 @@ pub struct Validation {
 }
 
 /// `http.accessControl`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct AccessControlConfig {
     /// Named groups of users.
@@ -212,7 +212,7 @@ pub struct AccessControlConfig {
 }
 
 /// `accessControl.groups.<name>`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct GroupConfig {
     /// Members.
@@ -221,7 +221,7 @@ pub struct GroupConfig {
 }
 
 /// `accessControl.repositories.<glob>`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct RepositoryPolicy {
     /// Per-user and per-group grants.
@@ -236,7 +236,7 @@ pub struct RepositoryPolicy {
 }
 
 /// A grant of actions to users and groups.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct Policy {
     /// Users.
@@ -254,7 +254,7 @@ pub struct Policy {
 }
 
 /// `accessControl.metrics`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct MetricsAccess {
     /// Users who may read metrics.

@@ -58,7 +58,11 @@ pub fn from_value(value: Value) -> Result<Config, ConfigError> {
 }
 
 /// Lowercase every mapping key, as zot's loader does, refusing keys that collide once lowercased.
+/// A plugin's own `config` is the plugin's business and keeps its keys as written.
 fn lowercase_keys(value: Value, at: &str) -> Result<Value, ConfigError> {
+    if at.starts_with("plugins.") && at.ends_with(".config") {
+        return Ok(value);
+    }
     Ok(match value {
         Value::Object(map) => {
             let mut out = Map::new();

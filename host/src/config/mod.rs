@@ -4,6 +4,7 @@ pub mod auth;
 mod duration;
 mod load;
 pub mod model;
+pub mod plugins;
 mod validate;
 
 pub use load::{from_value, ConfigError};

@@ -25,6 +25,9 @@ pub struct Config {
     /// Optional extensions.
     #[serde(default)]
     pub extensions: Option<ExtensionsConfig>,
+    /// Replacements for the default gate plugins, and added authenticators.
+    #[serde(default)]
+    pub plugins: Option<super::plugins::PluginsConfig>,
 }
 
 /// `storage`.

@@ -58,14 +58,40 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             );
         }
     }
-    if config.http.auth.is_some() {
-        return fail("http.auth", "authentication is not supported yet".into());
+    if let Some(auth) = &config.http.auth {
+        let unsupported = [
+            ("http.auth.ldap", auth.ldap.is_some()),
+            ("http.auth.openid", auth.openid.is_some()),
+            ("http.auth.bearer", auth.bearer.is_some()),
+            ("http.auth.apikey", auth.apikey == Some(true)),
+            ("http.auth.mtls", auth.mtls.is_some()),
+            ("http.auth.sessiondriver", auth.sessiondriver.is_some()),
+            ("http.auth.sessionkeysfile", auth.sessionkeysfile.is_some()),
+        ];
+        if let Some((key, _)) = unsupported.iter().find(|(_, present)| *present) {
+            return fail(key, "not supported yet".into());
+        }
     }
-    if config.http.accesscontrol.is_some() {
-        return fail(
-            "http.accesscontrol",
-            "access control is not supported yet".into(),
-        );
+    if let Some(access) = &config.http.accesscontrol {
+        let authenticates = config
+            .http
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.htpasswd.is_some())
+            || config
+                .plugins
+                .as_ref()
+                .is_some_and(|p| p.authenticators.is_some());
+        let (anonymous, authenticated_only) = crate::gate::policy_kinds(access);
+        if !authenticates && (authenticated_only || !anonymous) {
+            return fail(
+                "http.accesscontrol",
+                "access control config requires one of htpasswd, ldap, openid or mTLS \
+                 authentication or using only 'anonymousPolicy' policies"
+                    .into(),
+            );
+        }
     }
+    crate::gate::gate_config(config).map_err(|e| ConfigError(format!("{e:#}")))?;
     Ok(())
 }

@@ -122,7 +122,22 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<(
     std::fs::rename(file, target)?;
     fsutil::fsync_dir(dir)?;
     if let Some(shared) = shared {
-        fsutil::link_or_copy(target, shared, true)?;
+        let shared_dir = shared
+            .parent()
+            .ok_or_else(|| std::io::Error::other("no parent"))?;
+        std::fs::create_dir_all(shared_dir)?;
+        match std::fs::hard_link(target, shared) {
+            Ok(()) => fsutil::fsync_dir(shared_dir)?,
+            // A concurrent push of the same content won: share its inode instead of ours.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+                if std::fs::hard_link(shared, &tmp).is_ok() {
+                    std::fs::rename(&tmp, target)?;
+                    fsutil::fsync_dir(dir)?;
+                }
+            }
+            Err(_) => {} // another filesystem: no sharing
+        }
     }
     Ok(())
 }

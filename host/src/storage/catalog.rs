@@ -45,23 +45,16 @@ pub fn scan(root: &Path) -> std::io::Result<BTreeSet<String>> {
 }
 
 impl super::Storage {
-    /// Up to `n` repository names after `last`, in lexical order; `keep` filters names out.
-    pub fn catalog_page(
-        &self,
-        n: Option<usize>,
-        last: Option<&str>,
-        keep: impl Fn(&str) -> bool,
-    ) -> (Vec<String>, bool) {
+    /// Up to `n` repository names after `last`, in lexical order; the flag says whether more
+    /// remained.
+    pub fn catalog_page(&self, n: Option<usize>, last: Option<&str>) -> (Vec<String>, bool) {
         let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
         let start = match last {
             Some(l) => std::ops::Bound::Excluded(l.to_owned()),
             None => std::ops::Bound::Unbounded,
         };
         page(
-            catalog
-                .range((start, std::ops::Bound::Unbounded))
-                .filter(|r| keep(r))
-                .cloned(),
+            catalog.range((start, std::ops::Bound::Unbounded)).cloned(),
             n,
         )
     }

@@ -20,7 +20,7 @@ impl Storage {
     /// Collect garbage older than `delay` in every repository.
     pub async fn collect_garbage(&self, delay: Duration) -> Result<GcReport> {
         let mut report = GcReport::default();
-        let (names, _) = self.catalog_page(None, None, |_| true);
+        let (names, _) = self.catalog_page(None, None);
         for name in names {
             let Ok(name) = RepoName::parse(&name) else {
                 continue;

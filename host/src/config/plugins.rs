@@ -1,0 +1,50 @@
+//! The `plugins` section (Portcullis's own; zot has none): which WebAssembly components make
+//! the gate's decisions, and their limits.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// `plugins`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub struct PluginsConfig {
+    /// The authenticator chain, in order. Absent: the defaults the `http.auth` section enables.
+    #[serde(default)]
+    pub authenticators: Option<Vec<PluginRef>>,
+    /// The authorizer. Absent: the default accessControl plugin.
+    #[serde(default)]
+    pub authorizer: Option<PluginRef>,
+    /// Default per-call deadline, in milliseconds.
+    #[serde(default)]
+    pub timeoutms: Option<u64>,
+    /// Default per-instance memory cap, in MiB.
+    #[serde(default)]
+    pub memorylimitmb: Option<u64>,
+    /// Directory for compiled components (default `<rootDirectory>/_portcullis/plugin-cache`).
+    #[serde(default)]
+    pub cachedirectory: Option<PathBuf>,
+}
+
+/// One plugin: a built-in one by name, or a component file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub struct PluginRef {
+    /// A default plugin: `htpasswd` or `accessControl`.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    /// Path of a `.wasm` component.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Name used in logs and as the key-value namespace (default: the file stem or builtin).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The plugin's JSON configuration, passed to its `configure` as written.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// Per-call deadline for this plugin, in milliseconds.
+    #[serde(default)]
+    pub timeoutms: Option<u64>,
+    /// Memory cap for this plugin's instances, in MiB.
+    #[serde(default)]
+    pub memorylimitmb: Option<u64>,
+}

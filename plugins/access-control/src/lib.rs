@@ -1,0 +1,84 @@
+//! Portcullis' default authorizer: zot's `http.accessControl`, as a WebAssembly component of
+//! the `authorizer-plugin` world.
+//!
+//! This file is only glue between the WIT bindings and [`policy`], where the rules live (and
+//! are documented and tested).
+
+pub mod config;
+pub mod glob;
+pub mod policy;
+
+use std::cell::RefCell;
+
+use exports::portcullis::plugin::authorizer::Guest;
+use portcullis::plugin::types::{self, AccessRequest, Decision, Identity, Level};
+
+wit_bindgen::generate!({ path: "../../wit", world: "authorizer-plugin" });
+
+thread_local! {
+    /// The policy `configure` compiled. An instance is single-threaded and `configure` runs
+    /// once, before any other call; until it has succeeded every request is denied.
+    static POLICY: RefCell<Option<policy::Policy>> = const { RefCell::new(None) };
+}
+
+/// The exported `authorizer` interface.
+struct AccessControl;
+
+impl Guest for AccessControl {
+    fn configure(config: String) -> Result<(), String> {
+        let (compiled, warnings) = policy::Policy::from_json(&config)?;
+        for warning in &warnings {
+            portcullis::plugin::log::log(Level::Warn, warning);
+        }
+        POLICY.with(|p| *p.borrow_mut() = Some(compiled));
+        Ok(())
+    }
+
+    fn authorize(request: AccessRequest) -> Decision {
+        let subject = request.identity.as_ref().map(subject);
+        let resource = match &request.resource {
+            types::Resource::Repository(name) => policy::Resource::Repository(name),
+            types::Resource::Metrics => policy::Resource::Metrics,
+        };
+        let verdict = POLICY.with(|p| match &*p.borrow() {
+            Some(policy) => policy.authorize(
+                subject.as_ref(),
+                resource,
+                action(request.action),
+                request.reference.as_deref(),
+            ),
+            None => Err("the access-control plugin is not configured".to_owned()),
+        });
+        match verdict {
+            Ok(()) => Decision::Allow,
+            Err(reason) => Decision::Deny(reason),
+        }
+    }
+
+    fn filter_catalog(identity: Option<Identity>, repositories: Vec<String>) -> Vec<String> {
+        let subject = identity.as_ref().map(subject);
+        POLICY.with(|p| match &*p.borrow() {
+            Some(policy) => policy.filter_catalog(subject.as_ref(), repositories),
+            None => Vec::new(),
+        })
+    }
+}
+
+fn subject(identity: &Identity) -> policy::Subject<'_> {
+    policy::Subject {
+        username: &identity.username,
+        groups: &identity.groups,
+    }
+}
+
+fn action(action: types::Action) -> policy::Action {
+    match action {
+        types::Action::Read => policy::Action::Read,
+        types::Action::Create => policy::Action::Create,
+        types::Action::Update => policy::Action::Update,
+        types::Action::Delete => policy::Action::Delete,
+        types::Action::DetectManifestCollision => policy::Action::DetectManifestCollision,
+    }
+}
+
+export!(AccessControl);

@@ -1,0 +1,746 @@
+//! The gate, black-box: zot-format configurations (htpasswd + accessControl) decided by the
+//! default wasm plugins, hostile plugins failing closed, and a custom authorizer swapped in
+//! while clients keep pulling.
+
+use portcullis_tests::oci::{error_code, media, sha256};
+use portcullis_tests::{client, fixture_plugin, htpasswd, merge, Registry, Setup};
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const USERS: [(&str, &str); 5] = [
+    ("alice", "alice-pw"),
+    ("bob", "bob-pw"),
+    ("carol", "carol-pw"),
+    ("admin", "admin-pw"),
+    ("dave", "dave-pw"),
+];
+
+/// A registry with the five users and `access` as `http.accessControl`.
+fn gated(access: Value, extra: Value) -> Registry {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let mut config = setup.config(json!({
+        "http": {"realm": "portcullis-test", "auth": {"htpasswd": {"path": file}}, "accessControl": access}
+    }));
+    merge(&mut config, extra);
+    setup.start(config)
+}
+
+fn password(user: &str) -> &'static str {
+    USERS
+        .iter()
+        .find(|(u, _)| *u == user)
+        .map(|(_, p)| *p)
+        .unwrap()
+}
+
+/// Requests as a user (None: anonymous).
+struct As<'a> {
+    c: &'a Client,
+    reg: &'a Registry,
+    user: Option<&'a str>,
+}
+
+impl As<'_> {
+    fn auth(&self, r: RequestBuilder) -> RequestBuilder {
+        match self.user {
+            Some(u) => r.basic_auth(u, Some(password(u))),
+            None => r,
+        }
+    }
+    fn get(&self, path: &str) -> u16 {
+        self.auth(self.c.get(self.reg.at(path)))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+    fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        body: &[u8],
+    ) -> reqwest::blocking::Response {
+        self.auth(
+            self.c
+                .put(self.reg.at(&format!("/v2/{repo}/manifests/{reference}"))),
+        )
+        .header("Content-Type", media::MANIFEST)
+        .body(body.to_vec())
+        .send()
+        .unwrap()
+    }
+    fn push_blob(&self, repo: &str, bytes: &[u8]) -> u16 {
+        self.auth(self.c.post(self.reg.at(&format!(
+            "/v2/{repo}/blobs/uploads/?digest={}",
+            sha256(bytes)
+        ))))
+        .body(bytes.to_vec())
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+    }
+    fn delete(&self, path: &str) -> reqwest::blocking::Response {
+        self.auth(self.c.delete(self.reg.at(path))).send().unwrap()
+    }
+}
+
+/// Push an image as admin (who may do everything in these configs).
+fn seed(reg: &Registry, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
+    let c = client();
+    let config = format!(r#"{{"seed":"{seed}"}}"#);
+    for blob in [config.as_bytes(), seed.as_bytes()] {
+        let r = c
+            .post(reg.at(&format!(
+                "/v2/{repo}/blobs/uploads/?digest={}",
+                sha256(blob)
+            )))
+            .basic_auth("admin", Some("admin-pw"))
+            .body(blob.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "seed blob");
+    }
+    let m = portcullis_tests::oci::image_manifest(config.as_bytes(), &[seed.as_bytes()], json!({}));
+    let admin = As {
+        c: &c,
+        reg,
+        user: Some("admin"),
+    };
+    assert_eq!(
+        admin.put_manifest(repo, tag, &m).status(),
+        201,
+        "seed manifest"
+    );
+    (sha256(&m), m)
+}
+
+fn admin_policy() -> Value {
+    json!({"users": ["admin"], "actions": ["read", "create", "update", "delete"]})
+}
+
+#[test]
+fn anonymous_read_authenticated_push_and_challenges() {
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"], "policies": [{"users": ["alice"], "actions": ["read", "create"]}]}},
+               "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    let c = client();
+    seed(&reg, "lib/app", "v1", "a");
+    let anon = As {
+        c: &c,
+        reg: &reg,
+        user: None,
+    };
+    assert_eq!(anon.get("/v2/lib/app/manifests/v1"), 200);
+    // Anonymous push: 401 with the Basic challenge and the spec's error shape.
+    let r = c.post(reg.at("/v2/lib/app/blobs/uploads/")).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["WWW-Authenticate"],
+        "Basic realm=\"portcullis-test\""
+    );
+    assert_eq!(error_code(&r.text().unwrap()), "UNAUTHORIZED");
+    // Wrong password, unknown user, malformed header: 401.
+    for r in [
+        c.get(reg.at("/v2/lib/app/manifests/v1"))
+            .basic_auth("alice", Some("wrong"))
+            .send()
+            .unwrap(),
+        c.get(reg.at("/v2/lib/app/manifests/v1"))
+            .basic_auth("mallory", Some("x"))
+            .send()
+            .unwrap(),
+        c.get(reg.at("/v2/lib/app/manifests/v1"))
+            .header("Authorization", "Basic !!!")
+            .send()
+            .unwrap(),
+        c.get(reg.at("/v2/lib/app/manifests/v1"))
+            .header("Authorization", "Bearer abc")
+            .send()
+            .unwrap(),
+    ] {
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("WWW-Authenticate"));
+    }
+    // Alice pushes; bob (authenticated, no policy) is denied with 403 and a reason.
+    let alice = As {
+        c: &c,
+        reg: &reg,
+        user: Some("alice"),
+    };
+    assert_eq!(alice.push_blob("lib/app", b"alice blob"), 201);
+    let bob = As {
+        c: &c,
+        reg: &reg,
+        user: Some("bob"),
+    };
+    let r = bob
+        .auth(c.post(reg.at("/v2/lib/app/blobs/uploads/")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    assert!(body["errors"][0]["detail"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("bob"));
+    // Anonymous rights are not inherited: bob may not even read.
+    assert_eq!(bob.get("/v2/lib/app/manifests/v1"), 403);
+}
+
+#[test]
+fn longest_pattern_wins_without_fallback_and_ties_are_deterministic() {
+    let reg = gated(
+        json!({"repositories": {
+            "**": {"defaultPolicy": ["read"]},
+            "team/**": {"policies": [{"users": ["alice"], "actions": ["read", "create"]}]},
+            "a/*": {"policies": [{"users": ["alice"], "actions": ["read"]}]},
+            "*/b": {"policies": [{"users": ["bob"], "actions": ["read"]}]},
+        }, "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    let c = client();
+    seed(&reg, "team/x", "v1", "t");
+    seed(&reg, "other/x", "v1", "o");
+    seed(&reg, "team", "v1", "root");
+    seed(&reg, "a/b", "v1", "ab");
+    let (alice, bob) = (
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("alice"),
+        },
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("bob"),
+        },
+    );
+    assert_eq!(alice.push_blob("team/x", b"ok"), 201);
+    assert_eq!(alice.push_blob("other/x", b"no"), 403);
+    assert_eq!(bob.get("/v2/other/x/manifests/v1"), 200, "** default read");
+    assert_eq!(
+        bob.get("/v2/team/x/manifests/v1"),
+        403,
+        "team/** has no default: no fallback to **"
+    );
+    assert_eq!(
+        bob.get("/v2/team/manifests/v1"),
+        403,
+        "team/** also matches team itself"
+    );
+    assert_eq!(alice.get("/v2/team/manifests/v1"), 200);
+    // a/* and */b are equally long; the lexicographically smaller pattern (*/b) decides.
+    assert_eq!(bob.get("/v2/a/b/manifests/v1"), 200);
+    assert_eq!(alice.get("/v2/a/b/manifests/v1"), 403);
+}
+
+#[test]
+fn groups_create_only_users_cannot_overwrite_or_delete() {
+    let reg = gated(
+        json!({"groups": {"ci": {"users": ["carol"]}},
+               "repositories": {"**": {"anonymousPolicy": ["read"], "policies": [{"groups": ["ci"], "actions": ["read", "create"]}]}},
+               "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    let c = client();
+    let (old_digest, _) = seed(&reg, "app", "v1", "old");
+    let carol = As {
+        c: &c,
+        reg: &reg,
+        user: Some("carol"),
+    };
+    // A new tag: create.
+    let config = br#"{"seed":"new"}"#;
+    assert_eq!(carol.push_blob("app", config), 201);
+    assert_eq!(carol.push_blob("app", b"new layer"), 201);
+    let m = portcullis_tests::oci::image_manifest(config, &[b"new layer"], json!({}));
+    assert_eq!(carol.put_manifest("app", "v2", &m).status(), 201);
+    // Overwriting an existing tag is update: refused, and the tag keeps its manifest.
+    let r = carol.put_manifest("app", "v1", &m);
+    assert_eq!(r.status(), 403);
+    let r = c.get(reg.at("/v2/app/manifests/v1")).send().unwrap();
+    assert_eq!(r.headers()["Docker-Content-Digest"], old_digest.as_str());
+    // The same through a digest push with ?tag=: existing tag refused, new tag allowed.
+    let d = sha256(&m);
+    assert_eq!(
+        carol
+            .put_manifest("app", &format!("{d}?tag=v1"), &m)
+            .status(),
+        403
+    );
+    assert_eq!(
+        carol
+            .put_manifest("app", &format!("{d}?tag=v3"), &m)
+            .status(),
+        201
+    );
+    // Delete is not granted.
+    assert_eq!(carol.delete("/v2/app/manifests/v2").status(), 403);
+    assert_eq!(
+        carol
+            .delete(&format!("/v2/app/blobs/{}", sha256(config)))
+            .status(),
+        403
+    );
+}
+
+#[test]
+fn admin_policy_applies_everywhere_and_collision_detection_is_not_for_admins() {
+    let reg = gated(
+        json!({"repositories": {"shared/**": {"policies": [{"users": ["dave"], "actions": ["read", "create", "delete", "detectManifestCollision"]}]}},
+               "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    let c = client();
+    let (digest, m) = seed(&reg, "shared/img", "one", "s");
+    put_manifest_as(&reg, "admin", "shared/img", "two", &m);
+    let dave = As {
+        c: &c,
+        reg: &reg,
+        user: Some("dave"),
+    };
+    // Two tags name the manifest: dave's delete by digest is refused with 409.
+    let r = dave.delete(&format!("/v2/shared/img/manifests/{digest}"));
+    assert_eq!(r.status(), 409);
+    assert_eq!(error_code(&r.text().unwrap()), "MANIFEST_INVALID");
+    // The admin is never given collision detection: the delete goes through.
+    let admin = As {
+        c: &c,
+        reg: &reg,
+        user: Some("admin"),
+    };
+    assert_eq!(
+        admin
+            .delete(&format!("/v2/shared/img/manifests/{digest}"))
+            .status(),
+        202
+    );
+    // The admin acts on repositories no pattern matches.
+    seed(&reg, "unmatched/repo", "v1", "u");
+    assert_eq!(admin.get("/v2/unmatched/repo/manifests/v1"), 200);
+    assert_eq!(dave.get("/v2/unmatched/repo/manifests/v1"), 403);
+}
+
+fn put_manifest_as(reg: &Registry, user: &str, repo: &str, tag: &str, m: &[u8]) {
+    let c = client();
+    let who = As {
+        c: &c,
+        reg,
+        user: Some(user),
+    };
+    assert_eq!(who.put_manifest(repo, tag, m).status(), 201);
+}
+
+#[test]
+fn catalog_is_filtered_by_read() {
+    let reg = gated(
+        json!({"repositories": {
+            "public/**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read"]},
+            "alice/**": {"policies": [{"users": ["alice"], "actions": ["read"]}]},
+        }, "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    for repo in ["public/a", "alice/b", "secret/c", "public/d"] {
+        seed(&reg, repo, "v1", repo);
+    }
+    let c = client();
+    let catalog = |user: Option<&str>, q: &str| -> Value {
+        let who = As {
+            c: &c,
+            reg: &reg,
+            user,
+        };
+        let r = who
+            .auth(c.get(reg.at(&format!("/v2/_catalog{q}"))))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().unwrap()["repositories"].clone()
+    };
+    assert_eq!(catalog(None, ""), json!(["public/a", "public/d"]));
+    assert_eq!(
+        catalog(Some("alice"), ""),
+        json!(["alice/b", "public/a", "public/d"])
+    );
+    assert_eq!(catalog(Some("bob"), ""), json!(["public/a", "public/d"]));
+    assert_eq!(
+        catalog(Some("admin"), ""),
+        json!(["alice/b", "public/a", "public/d", "secret/c"])
+    );
+    assert_eq!(
+        catalog(Some("alice"), "?n=2"),
+        json!(["alice/b", "public/a"])
+    );
+}
+
+#[test]
+fn metrics_are_gated_by_metrics_users() {
+    let extra = json!({"extensions": {"metrics": {"enable": true}}});
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"]}}, "metrics": {"users": ["alice"]}, "adminPolicy": admin_policy()}),
+        extra.clone(),
+    );
+    let c = client();
+    let (anon, alice, admin) = (
+        As {
+            c: &c,
+            reg: &reg,
+            user: None,
+        },
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("alice"),
+        },
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("admin"),
+        },
+    );
+    assert_eq!(anon.get("/metrics"), 401);
+    assert_eq!(alice.get("/metrics"), 200);
+    assert_eq!(admin.get("/metrics"), 403, "admins are not metrics users");
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"]}}, "metrics": {"anonymousPolicy": ["read"]}}),
+        extra,
+    );
+    assert_eq!(
+        As {
+            c: &c,
+            reg: &reg,
+            user: None
+        }
+        .get("/metrics"),
+        200
+    );
+}
+
+#[test]
+fn base_endpoint_challenges_like_zot() {
+    let c = client();
+    // No anonymous policy anywhere: anonymous requests are challenged, even on /v2/.
+    let reg = gated(
+        json!({"repositories": {"**": {"defaultPolicy": ["read"]}}}),
+        json!({}),
+    );
+    assert_eq!(c.get(reg.at("/v2/")).send().unwrap().status(), 401);
+    assert_eq!(c.get(reg.at("/v2/_catalog")).send().unwrap().status(), 401);
+    assert_eq!(
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("bob")
+        }
+        .get("/v2/"),
+        200
+    );
+    // Mixed anonymous and authenticated policies: only Docker is challenged on /v2/.
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read", "create"]}}}),
+        json!({}),
+    );
+    assert_eq!(c.get(reg.at("/v2/")).send().unwrap().status(), 200);
+    let r = c
+        .get(reg.at("/v2/"))
+        .header("User-Agent", "docker/27.0.1 go/go1.22")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("WWW-Authenticate"));
+}
+
+#[test]
+fn fail_delay_slows_failures_only() {
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read"]}}}),
+        json!({"http": {"auth": {"failDelay": 1}}}),
+    );
+    let c = client();
+    let started = Instant::now();
+    let r = c
+        .get(reg.at("/v2/"))
+        .basic_auth("alice", Some("nope"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    assert_eq!(
+        As {
+            c: &c,
+            reg: &reg,
+            user: Some("alice")
+        }
+        .get("/v2/"),
+        200
+    );
+    assert!(started.elapsed() < Duration::from_millis(900));
+}
+
+#[test]
+fn no_access_control_means_authenticated_users_may_do_everything() {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let config = setup.config(json!({"http": {"auth": {"htpasswd": {"path": file}}}}));
+    let reg = setup.start(config);
+    let c = client();
+    assert_eq!(c.get(reg.at("/v2/")).send().unwrap().status(), 401);
+    let bob = As {
+        c: &c,
+        reg: &reg,
+        user: Some("bob"),
+    };
+    assert_eq!(bob.push_blob("any/repo", b"x"), 201);
+    assert_eq!(
+        bob.delete(&format!("/v2/any/repo/blobs/{}", sha256(b"x")))
+            .status(),
+        202
+    );
+}
+
+/// A registry whose authenticator chain starts with a hostile fixture.
+fn hostile(fixture: &str) -> Registry {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let config = setup.config(json!({
+        "http": {"auth": {"htpasswd": {"path": file}},
+                 "accessControl": {"repositories": {"**": {"defaultPolicy": ["read", "create"]}}}},
+        "plugins": {"authenticators": [
+            {"path": fixture_plugin(fixture), "name": fixture, "timeoutMs": 300, "memoryLimitMb": 32},
+            {"builtin": "htpasswd"},
+        ]},
+    }));
+    setup.start(config)
+}
+
+#[test]
+fn hostile_plugins_fail_closed_and_everyone_else_is_served() {
+    for (fixture, trigger) in [
+        ("loop-authenticator", "loop"),
+        ("membomb-authenticator", "bomb"),
+        ("panic-authenticator", "panic"),
+    ] {
+        let reg = hostile(fixture);
+        let url = reg.url.clone();
+        seed(&reg, "ok/repo", "v1", "x");
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let pullers: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        let c = client();
+                        let mut n = 0;
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                            let r = c
+                                .get(format!("{url}/v2/ok/repo/manifests/v1"))
+                                .basic_auth("alice", Some("alice-pw"))
+                                .send()
+                                .unwrap();
+                            assert_eq!(r.status(), 200, "{fixture}: a well-behaved request failed");
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            for _ in 0..3 {
+                let started = Instant::now();
+                let r = client()
+                    .get(format!("{url}/v2/ok/repo/manifests/v1"))
+                    .basic_auth(trigger, Some("x"))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 401, "{fixture}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{fixture} took {:?}",
+                    started.elapsed()
+                );
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for p in pullers {
+                assert!(p.join().unwrap() >= 20);
+            }
+        });
+        let name = fixture;
+        let logs = reg.logs().join("\n");
+        assert!(
+            logs.contains(&format!("plugin={name}")) || logs.contains(&format!("plugin {name}")),
+            "{fixture}: {logs}"
+        );
+        assert!(logs.contains("request denied"), "{fixture}: {logs}");
+        if fixture == "loop-authenticator" {
+            assert!(logs.contains("deadline exceeded"), "{logs}");
+        }
+    }
+}
+
+#[test]
+fn a_plugin_built_for_another_contract_version_is_refused_by_name() {
+    let setup = Setup::new();
+    let config = setup.config(json!({
+        "plugins": {"authenticators": [{"path": fixture_plugin("old-contract-authenticator"), "name": "old-one"}]},
+        "http": {"accessControl": {"repositories": {"**": {"anonymousPolicy": ["read"]}}}},
+    }));
+    let path = setup.path().join("config.json");
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let out = std::process::Command::new(portcullis_tests::binary())
+        .arg("serve")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plugin old-one"), "{err}");
+    assert!(
+        err.contains("portcullis:plugin/authenticator@9.0.0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("portcullis:plugin/authenticator@0.1.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn custom_authorizer_swapped_in_while_clients_pull() {
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read", "create", "update", "delete"]}}}),
+        json!({}),
+    );
+    let c = client();
+    let (_, m1) = seed_as(&reg, "alice", "app", "v1.0", "one");
+    let (_, m2) = seed_as(&reg, "alice", "app", "latest", "two");
+    let url = reg.url.clone();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let puller = s.spawn(|| {
+            let c = client();
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = c
+                    .get(format!("{url}/v2/app/manifests/v1.0"))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 200, "a pull failed during the swap");
+                n += 1;
+            }
+            n
+        });
+        // Before: alice may move any tag.
+        let alice = As {
+            c: &c,
+            reg: &reg,
+            user: Some("alice"),
+        };
+        assert_eq!(alice.put_manifest("app", "v1.0", &m2).status(), 201);
+        assert_eq!(alice.put_manifest("app", "v1.0", &m1).status(), 201);
+        // Swap the authorizer by editing the configuration.
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(&reg.config_path).unwrap()).unwrap();
+        config["plugins"] = json!({"authorizer": {"path": fixture_plugin("immutable-tags-authorizer"), "config": {"pattern": "v"}}});
+        std::fs::write(
+            &reg.config_path,
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = alice.put_manifest("app", "v1.0", &m2);
+            if r.status() == 403 {
+                let body: Value = r.json().unwrap();
+                assert!(body["errors"][0]["detail"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("immutable"));
+                break;
+            }
+            assert_eq!(r.status(), 201);
+            alice.put_manifest("app", "v1.0", &m1);
+            assert!(
+                Instant::now() < deadline,
+                "the new authorizer never took over"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Other tags still move; anonymous pulls still work.
+        assert_eq!(alice.put_manifest("app", "latest", &m1).status(), 201);
+        // A broken configuration leaves the running set serving.
+        config["plugins"]["authorizer"]["path"] = json!("/nonexistent/plugin.wasm");
+        std::fs::write(
+            &reg.config_path,
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(alice.put_manifest("app", "v1.0", &m2).status(), 403);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(puller.join().unwrap() > 10);
+    });
+    let logs = reg.logs().join("\n");
+    assert!(logs.contains("reloaded the plugin set"), "{logs}");
+    assert!(logs.contains("reload failed"), "{logs}");
+    assert!(logs.contains("/nonexistent/plugin.wasm"), "{logs}");
+}
+
+fn seed_as(reg: &Registry, user: &str, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
+    let c = client();
+    let who = As {
+        c: &c,
+        reg,
+        user: Some(user),
+    };
+    let config = format!(r#"{{"seed":"{seed}"}}"#);
+    assert_eq!(who.push_blob(repo, config.as_bytes()), 201);
+    assert_eq!(who.push_blob(repo, seed.as_bytes()), 201);
+    let m = portcullis_tests::oci::image_manifest(config.as_bytes(), &[seed.as_bytes()], json!({}));
+    assert_eq!(who.put_manifest(repo, tag, &m).status(), 201);
+    (sha256(&m), m)
+}
+
+#[test]
+fn htpasswd_changes_apply_without_restart() {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&[("alice", "one")])).unwrap();
+    let config = setup.config(json!({"http": {"auth": {"htpasswd": {"path": file.clone()}}}}));
+    let reg = setup.start(config);
+    let c = client();
+    let status = |p: &str| {
+        c.get(reg.at("/v2/"))
+            .basic_auth("alice", Some(p))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status("one"), 200);
+    std::fs::write(&file, htpasswd(&[("alice", "two")])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status("two") != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new htpasswd file was not picked up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        status("one"),
+        401,
+        "cached credentials are dropped on reload"
+    );
+}
