@@ -33,8 +33,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify { config } => match config::load_and_validate(&config) {
-            Ok(_) => {
+        Command::Verify { config } => match config::load_and_validate(&config).and_then(|c| {
+            portcullis::server::verify_plugins(&c)
+                .map_err(|e| config::ConfigError(format!("{e:#}")))
+        }) {
+            Ok(()) => {
                 println!("{}: configuration is valid", config.display());
                 ExitCode::SUCCESS
             }

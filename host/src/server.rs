@@ -81,14 +81,45 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
     Ok(())
 }
 
-/// Load the configuration's plugins and start watching for changes.
-async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc<Gate>> {
-    let private = config.storage.rootdirectory.join("_portcullis");
-    let cache_dir = config
+/// What `verify` adds to the configuration checks: load every plugin and let each check its
+/// own configuration, in a scratch runtime (the compile cache is used if it already exists;
+/// nothing is written under the storage root).
+pub fn verify_plugins(config: &Config) -> anyhow::Result<()> {
+    let gate_config = gate::gate_config(config)?;
+    if gate_config.is_open() {
+        return Ok(());
+    }
+    let scratch = std::env::temp_dir().join(format!("portcullis-verify-{}", uuid::Uuid::new_v4()));
+    let cache_dir = plugin_cache_dir(config);
+    let cache_dir = if cache_dir.is_dir() {
+        cache_dir
+    } else {
+        scratch.join("cache")
+    };
+    let result = PluginRuntime::new(cache_dir, &scratch.join("kv.redb"))
+        .and_then(|runtime| Gate::load(&runtime, &gate_config).map(drop));
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn plugin_cache_dir(config: &Config) -> PathBuf {
+    config
         .plugins
         .as_ref()
         .and_then(|p| p.cachedirectory.clone())
-        .unwrap_or_else(|| private.join("plugin-cache"));
+        .unwrap_or_else(|| {
+            config
+                .storage
+                .rootdirectory
+                .join("_portcullis")
+                .join("plugin-cache")
+        })
+}
+
+/// Load the configuration's plugins and start watching for changes.
+async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc<Gate>> {
+    let private = config.storage.rootdirectory.join("_portcullis");
+    let cache_dir = plugin_cache_dir(config);
     let gate_config = gate::gate_config(config)?;
     let (runtime, generation, watched) = tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::new(cache_dir, &private.join("plugins.redb"))?;

@@ -3,8 +3,14 @@
 use portcullis_tests::binary;
 use std::process::Command;
 
+/// Run the binary from the repository root (example configurations name files relative to it).
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary()).args(args).output().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(binary())
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -99,6 +105,16 @@ fn verify_names_the_offending_key() {
             "aclnoauth.json",
             r#"{"storage":{"rootDirectory":"/x"},"http":{"accessControl":{"repositories":{"**":{"defaultPolicy":["read"]}}}}}"#,
             "requires one of htpasswd",
+        ),
+        (
+            "badglob.json",
+            r#"{"storage":{"rootDirectory":"/x"},"http":{"accessControl":{"repositories":{"[":{"anonymousPolicy":["read"]}}}}}"#,
+            "plugin access-control: configuration refused",
+        ),
+        (
+            "badaction.json",
+            r#"{"storage":{"rootDirectory":"/x"},"http":{"accessControl":{"repositories":{"**":{"anonymousPolicy":["pull"]}}}}}"#,
+            "pull",
         ),
         (
             "badplugin.json",

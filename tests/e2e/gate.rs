@@ -3,7 +3,7 @@
 //! while clients keep pulling.
 
 use portcullis_tests::oci::{error_code, media, sha256};
-use portcullis_tests::{client, fixture_plugin, htpasswd, merge, Registry, Setup};
+use portcullis_tests::{client, fixture_plugin, htpasswd, start_gated, Registry, Setup};
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -18,14 +18,7 @@ const USERS: [(&str, &str); 5] = [
 
 /// A registry with the five users and `access` as `http.accessControl`.
 fn gated(access: Value, extra: Value) -> Registry {
-    let setup = Setup::new();
-    let file = setup.path().join("htpasswd");
-    std::fs::write(&file, htpasswd(&USERS)).unwrap();
-    let mut config = setup.config(json!({
-        "http": {"realm": "portcullis-test", "auth": {"htpasswd": {"path": file}}, "accessControl": access}
-    }));
-    merge(&mut config, extra);
-    setup.start(config)
+    start_gated(&USERS, access, extra)
 }
 
 fn password(user: &str) -> &'static str {
@@ -743,4 +736,34 @@ fn htpasswd_changes_apply_without_restart() {
         401,
         "cached credentials are dropped on reload"
     );
+}
+
+#[test]
+fn compiled_plugins_are_cached_across_restarts() {
+    let cache = tempfile::tempdir().unwrap();
+    let reg = gated(
+        json!({"repositories": {"**": {"anonymousPolicy": ["read"]}}}),
+        json!({"plugins": {"cacheDirectory": cache.path()}}),
+    );
+    let compiled = |reg: &Registry| {
+        reg.logs()
+            .iter()
+            .filter(|l| l.contains("compiled plugin"))
+            .count()
+    };
+    assert_eq!(
+        compiled(&reg),
+        2,
+        "htpasswd and access-control compiled on first start"
+    );
+    let cached = std::fs::read_dir(cache.path()).unwrap().count();
+    assert_eq!(cached, 2);
+    let reg = reg.restart();
+    assert_eq!(
+        compiled(&reg),
+        0,
+        "a restart loads both from the cache: {:?}",
+        reg.logs()
+    );
+    assert_eq!(client().get(reg.at("/v2/")).send().unwrap().status(), 200);
 }

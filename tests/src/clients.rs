@@ -203,6 +203,10 @@ impl<'r> Sandbox<'r> {
     /// Run skopeo with the sandbox's registries.conf and policy; panics unless it succeeds.
     /// Returns standard output.
     pub fn skopeo(&self, args: &[&str]) -> String {
+        self.run(&mut self.skopeo_command(args))
+    }
+
+    fn skopeo_command(&self, args: &[&str]) -> Command {
         let mut cmd = self.containers_command("skopeo");
         if debug() {
             cmd.arg("--debug");
@@ -212,7 +216,21 @@ impl<'r> Sandbox<'r> {
             .arg("--policy")
             .arg(self.join("policy.json"))
             .args(args);
-        self.run(&mut cmd)
+        cmd
+    }
+
+    /// Run skopeo expecting it to fail; panics if it succeeds. Returns standard error.
+    pub fn skopeo_fails(&self, args: &[&str]) -> String {
+        let mut cmd = self.skopeo_command(args);
+        let output = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        assert!(
+            !output.status.success(),
+            "expected failure: {}",
+            describe(&cmd, &output)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
     }
 
     /// Run podman as root on vfs storage inside the sandbox; panics unless it succeeds.

@@ -249,6 +249,23 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     dir.join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// Start a registry with an htpasswd file of `users`, `access` as `http.accessControl`, and
+/// `extra` merged into the configuration.
+pub fn start_gated(
+    users: &[(&str, &str)],
+    access: serde_json::Value,
+    extra: serde_json::Value,
+) -> Registry {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(users)).unwrap();
+    let mut config = setup.config(serde_json::json!({
+        "http": {"realm": "portcullis-test", "auth": {"htpasswd": {"path": file}}, "accessControl": access}
+    }));
+    merge(&mut config, extra);
+    setup.start(config)
+}
+
 /// An htpasswd file's content with bcrypt (cost 5) entries.
 pub fn htpasswd(users: &[(&str, &str)]) -> String {
     users

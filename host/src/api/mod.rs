@@ -104,7 +104,13 @@ async fn dispatch(
     caller.authorize(&accesses).await?;
     let storage = &state.storage;
     match route {
-        Route::Base if is_read(method) => Ok(axum::Json(serde_json::json!({})).into_response()),
+        Route::Base if is_read(method) => {
+            let mut response = axum::Json(serde_json::json!({})).into_response();
+            if let Some(challenge) = caller.base_challenge() {
+                set(response.headers_mut(), "WWW-Authenticate", &challenge);
+            }
+            Ok(response)
+        }
         Route::Catalog if is_read(method) => listing::catalog(storage, &query, &caller).await,
         Route::Tags(name) if is_read(method) => listing::tags(storage, &name, &query).await,
         Route::Referrers(name, subject) if is_read(method) => {

@@ -47,4 +47,8 @@ pub struct PluginRef {
     /// Memory cap for this plugin's instances, in MiB.
     #[serde(default)]
     pub memorylimitmb: Option<u64>,
+    /// Reuse warm instances between calls (default true); false gives every call a fresh
+    /// instance.
+    #[serde(default)]
+    pub reuseinstances: Option<bool>,
 }

@@ -286,6 +286,14 @@ impl Caller {
         Ok(())
     }
 
+    /// The challenge `/v2/` carries even when it answers 200, as zot does, whenever Basic
+    /// authentication is configured: clients such as skopeo and podman decide from it whether
+    /// to send their credentials at all.
+    pub fn base_challenge(&self) -> Option<String> {
+        (!self.generation.plugins.authenticators.is_empty())
+            .then(|| basic_challenge(&self.generation))
+    }
+
     /// The repositories of a catalog page the caller may see.
     pub fn filter_catalog(&self, names: Vec<String>) -> Vec<String> {
         match &self.generation.plugins.authorizer {
@@ -316,16 +324,21 @@ async fn delay(generation: &Generation) {
     }
 }
 
+/// `Basic realm="…"` for this generation.
+fn basic_challenge(generation: &Generation) -> String {
+    let realm = generation.settings.realm.replace(['"', '\\'], "");
+    format!("Basic realm=\"{realm}\"")
+}
+
 /// 401 with a Basic challenge.
 async fn challenge(generation: &Generation, reason: &str) -> ApiError {
-    let realm = generation.settings.realm.replace(['"', '\\'], "");
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
         "authentication required",
     )
     .with_detail(json!({ "reason": reason }))
-    .with_header("WWW-Authenticate", format!("Basic realm=\"{realm}\""))
+    .with_header("WWW-Authenticate", basic_challenge(generation))
 }
 
 /// 401 after presented credentials failed, after `failDelay`.

@@ -66,6 +66,7 @@ pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
             .memorylimitmb
             .map(|mb| (mb as usize) << 20)
             .unwrap_or(MEMORY_LIMIT),
+        reuse: true,
     };
     let mut watched = Vec::new();
     let htpasswd_config = |watched: &mut Vec<PathBuf>| -> anyhow::Result<String> {
@@ -154,6 +155,7 @@ fn spec(
             .memorylimitmb
             .map(|mb| (mb as usize) << 20)
             .unwrap_or(limits.memory),
+        reuse: r.reuseinstances.unwrap_or(limits.reuse),
     };
     match (&r.builtin, &r.path) {
         (Some(name), None) => {

@@ -100,6 +100,9 @@ fn config(pooling: bool) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.parallel_compilation(true);
+    // Plugins are synchronous request/response functions: without the data structures for
+    // concurrent guests a component call is several times cheaper.
+    config.concurrency_support(false);
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES);

@@ -27,6 +27,9 @@ pub struct Limits {
     pub deadline: Duration,
     /// Linear memory cap of one instance, in bytes.
     pub memory: usize,
+    /// Keep configured instances warm between calls (false: a fresh instance per call, so
+    /// that nothing a plugin keeps in memory survives from one request to the next).
+    pub reuse: bool,
 }
 
 /// A plugin slot's world: how to instantiate and configure components of that world.
@@ -168,7 +171,7 @@ impl<R: Role> Plugin<R> {
         match result {
             Ok(value) => {
                 warm.uses += 1;
-                if healthy && warm.uses < MAX_USES {
+                if self.limits.reuse && healthy && warm.uses < MAX_USES {
                     let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                     if idle.len() < MAX_IDLE {
                         idle.push(warm);

@@ -1,0 +1,120 @@
+//! Per-decision cost of the default authorizer plugin, on a warm instance and on a fresh
+//! instance per call, plus the cost of an htpasswd check. Run: `cargo bench -p portcullis
+//! --bench decision`. Prints one line per figure and writes `target/bench/decision.json`.
+
+use portcullis::plugins::types::{AccessRequest, Action, BasicCredentials, Identity, Resource};
+use portcullis::plugins::{builtin, Authn, Authz, Limits, PluginRuntime, PluginSpec, Source};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// A zot configuration of realistic size: a few dozen patterns, groups, an admin.
+fn access_control() -> serde_json::Value {
+    let mut repositories = serde_json::Map::new();
+    for team in 0..30 {
+        repositories.insert(
+            format!("team{team}/**"),
+            json!({"policies": [{"users": [format!("lead{team}")], "actions": ["read", "create", "update"]},
+                                {"groups": [format!("devs{team}")], "actions": ["read", "create"]}],
+                   "defaultPolicy": ["read"]}),
+        );
+    }
+    repositories.insert("**".into(), json!({"anonymousPolicy": ["read"]}));
+    json!({"accessControl": {
+        "groups": {"devs7": {"users": ["alice", "bob"]}},
+        "repositories": repositories,
+        "adminPolicy": {"users": ["admin"], "actions": ["read", "create", "update", "delete"]},
+    }})
+}
+
+/// Median over `rounds` of the mean time per call of `iterations` calls.
+fn measure(rounds: usize, iterations: u32, mut f: impl FnMut()) -> Duration {
+    for _ in 0..iterations.min(1000) {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            started.elapsed() / iterations
+        })
+        .collect();
+    samples.sort();
+    samples[rounds / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    let runtime = PluginRuntime::new(dir.join("cache"), &dir.join("kv.redb"))?;
+    let limits = |reuse| Limits {
+        deadline: Duration::from_secs(5),
+        memory: 128 << 20,
+        reuse,
+    };
+    let spec = |name: &str, config: String, reuse| PluginSpec {
+        name: name.into(),
+        source: Source::Builtin(builtin(name).expect("embedded plugin")),
+        config,
+        limits: limits(reuse),
+    };
+    let request = AccessRequest {
+        identity: Some(Identity {
+            username: "alice".into(),
+            groups: vec![],
+            source: "htpasswd".into(),
+        }),
+        resource: Resource::Repository("team7/service".into()),
+        action: Action::Create,
+        reference: Some("v1.2.3".into()),
+    };
+    let mut results = serde_json::Map::new();
+    for (reuse, label, iterations) in [(true, "warm", 100_000), (false, "fresh", 2_000)] {
+        let plugin =
+            runtime.load::<Authz>(&spec("access-control", access_control().to_string(), reuse))?;
+        let per_call = measure(5, iterations, || {
+            let decision = plugin.authorize(&request).expect("decision");
+            std::hint::black_box(decision);
+        });
+        println!(
+            "authorizer decision, {label} instance: {:.2} µs",
+            per_call.as_secs_f64() * 1e6
+        );
+        results.insert(
+            format!("decision_{label}_us"),
+            json!(per_call.as_secs_f64() * 1e6),
+        );
+    }
+    let htpasswd = format!(
+        "alice:{}\n",
+        "$2y$10$d.AEDyhiyaYlOocu1kEhbOY2Gq4InSReI1FSheYr6ztN1EU82DSHm"
+    );
+    let authn = runtime.load::<Authn>(&spec(
+        "htpasswd",
+        json!({"htpasswd": htpasswd}).to_string(),
+        true,
+    ))?;
+    let credentials = BasicCredentials {
+        username: "alice".into(),
+        password: "alice".into(),
+    };
+    let per_check = measure(3, 5, || {
+        std::hint::black_box(authn.authenticate(&credentials).expect("verdict"));
+    });
+    println!(
+        "htpasswd bcrypt (cost 10) check: {:.1} ms",
+        per_check.as_secs_f64() * 1e3
+    );
+    results.insert(
+        "htpasswd_bcrypt10_ms".into(),
+        json!(per_check.as_secs_f64() * 1e3),
+    );
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("decision.json"),
+        serde_json::to_vec_pretty(&results)?,
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
