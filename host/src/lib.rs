@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod fsutil;
 pub mod gate;
 pub mod logging;
 pub mod metrics;

@@ -1188,3 +1188,37 @@ fn tls_listener() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200 HTTPS");
     let _ = oci::media::LAYER;
 }
+
+#[test]
+fn garbage_collection_removes_crash_leftovers() {
+    let setup = Setup::new();
+    let config =
+        setup.config(json!({"storage": {"gc": true, "gcDelay": "1s", "gcInterval": "1s"}}));
+    let reg = setup.start(config);
+    let c = client();
+    push_image(&c, &reg.url, "left", "v1", "l");
+    let leftovers = [
+        reg.root
+            .join("left/.tmp-00000000-0000-0000-0000-000000000001"),
+        reg.root
+            .join("left/blobs/sha256/.tmp-00000000-0000-0000-0000-000000000002"),
+    ];
+    for f in &leftovers {
+        std::fs::write(f, b"half written").unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while leftovers.iter().any(|f| f.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "leftovers were not collected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        c.get(reg.at("/v2/left/manifests/v1"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}

@@ -36,7 +36,11 @@ struct As<'a> {
     user: Option<&'a str>,
 }
 
-impl As<'_> {
+impl<'a> As<'a> {
+    fn new(c: &'a Client, reg: &'a Registry, user: Option<&'a str>) -> As<'a> {
+        As { c, reg, user }
+    }
+
     fn auth(&self, r: RequestBuilder) -> RequestBuilder {
         match self.user {
             Some(u) => r.basic_auth(u, Some(password(u))),
@@ -124,11 +128,7 @@ fn anonymous_read_authenticated_push_and_challenges() {
     );
     let c = client();
     seed(&reg, "lib/app", "v1", "a");
-    let anon = As {
-        c: &c,
-        reg: &reg,
-        user: None,
-    };
+    let anon = As::new(&c, &reg, None);
     assert_eq!(anon.get("/v2/lib/app/manifests/v1"), 200);
     // Anonymous push: 401 with the Basic challenge and the spec's error shape.
     let r = c.post(reg.at("/v2/lib/app/blobs/uploads/")).send().unwrap();
@@ -161,17 +161,9 @@ fn anonymous_read_authenticated_push_and_challenges() {
         assert!(r.headers().contains_key("WWW-Authenticate"));
     }
     // Alice pushes; bob (authenticated, no policy) is denied with 403 and a reason.
-    let alice = As {
-        c: &c,
-        reg: &reg,
-        user: Some("alice"),
-    };
+    let alice = As::new(&c, &reg, Some("alice"));
     assert_eq!(alice.push_blob("lib/app", b"alice blob"), 201);
-    let bob = As {
-        c: &c,
-        reg: &reg,
-        user: Some("bob"),
-    };
+    let bob = As::new(&c, &reg, Some("bob"));
     let r = bob
         .auth(c.post(reg.at("/v2/lib/app/blobs/uploads/")))
         .send()
@@ -204,16 +196,8 @@ fn longest_pattern_wins_without_fallback_and_ties_are_deterministic() {
     seed(&reg, "team", "v1", "root");
     seed(&reg, "a/b", "v1", "ab");
     let (alice, bob) = (
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("alice"),
-        },
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("bob"),
-        },
+        As::new(&c, &reg, Some("alice")),
+        As::new(&c, &reg, Some("bob")),
     );
     assert_eq!(alice.push_blob("team/x", b"ok"), 201);
     assert_eq!(alice.push_blob("other/x", b"no"), 403);
@@ -244,11 +228,7 @@ fn groups_create_only_users_cannot_overwrite_or_delete() {
     );
     let c = client();
     let (old_digest, _) = seed(&reg, "app", "v1", "old");
-    let carol = As {
-        c: &c,
-        reg: &reg,
-        user: Some("carol"),
-    };
+    let carol = As::new(&c, &reg, Some("carol"));
     // A new tag: create.
     let config = br#"{"seed":"new"}"#;
     assert_eq!(carol.push_blob("app", config), 201);
@@ -294,21 +274,13 @@ fn admin_policy_applies_everywhere_and_collision_detection_is_not_for_admins() {
     let c = client();
     let (digest, m) = seed(&reg, "shared/img", "one", "s");
     put_manifest_as(&reg, "admin", "shared/img", "two", &m);
-    let dave = As {
-        c: &c,
-        reg: &reg,
-        user: Some("dave"),
-    };
+    let dave = As::new(&c, &reg, Some("dave"));
     // Two tags name the manifest: dave's delete by digest is refused with 409.
     let r = dave.delete(&format!("/v2/shared/img/manifests/{digest}"));
     assert_eq!(r.status(), 409);
     assert_eq!(error_code(&r.text().unwrap()), "MANIFEST_INVALID");
     // The admin is never given collision detection: the delete goes through.
-    let admin = As {
-        c: &c,
-        reg: &reg,
-        user: Some("admin"),
-    };
+    let admin = As::new(&c, &reg, Some("admin"));
     assert_eq!(
         admin
             .delete(&format!("/v2/shared/img/manifests/{digest}"))
@@ -323,11 +295,7 @@ fn admin_policy_applies_everywhere_and_collision_detection_is_not_for_admins() {
 
 fn put_manifest_as(reg: &Registry, user: &str, repo: &str, tag: &str, m: &[u8]) {
     let c = client();
-    let who = As {
-        c: &c,
-        reg,
-        user: Some(user),
-    };
+    let who = As::new(&c, reg, Some(user));
     assert_eq!(who.put_manifest(repo, tag, m).status(), 201);
 }
 
@@ -382,21 +350,9 @@ fn metrics_are_gated_by_metrics_users() {
     );
     let c = client();
     let (anon, alice, admin) = (
-        As {
-            c: &c,
-            reg: &reg,
-            user: None,
-        },
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("alice"),
-        },
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("admin"),
-        },
+        As::new(&c, &reg, None),
+        As::new(&c, &reg, Some("alice")),
+        As::new(&c, &reg, Some("admin")),
     );
     assert_eq!(anon.get("/metrics"), 401);
     assert_eq!(alice.get("/metrics"), 200);
@@ -405,15 +361,7 @@ fn metrics_are_gated_by_metrics_users() {
         json!({"repositories": {"**": {"anonymousPolicy": ["read"]}}, "metrics": {"anonymousPolicy": ["read"]}}),
         extra,
     );
-    assert_eq!(
-        As {
-            c: &c,
-            reg: &reg,
-            user: None
-        }
-        .get("/metrics"),
-        200
-    );
+    assert_eq!(As::new(&c, &reg, None).get("/metrics"), 200);
 }
 
 #[test]
@@ -426,15 +374,7 @@ fn base_endpoint_challenges_like_zot() {
     );
     assert_eq!(c.get(reg.at("/v2/")).send().unwrap().status(), 401);
     assert_eq!(c.get(reg.at("/v2/_catalog")).send().unwrap().status(), 401);
-    assert_eq!(
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("bob")
-        }
-        .get("/v2/"),
-        200
-    );
+    assert_eq!(As::new(&c, &reg, Some("bob")).get("/v2/"), 200);
     // Mixed anonymous and authenticated policies: only Docker is challenged on /v2/.
     let reg = gated(
         json!({"repositories": {"**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read", "create"]}}}),
@@ -470,15 +410,7 @@ fn fail_delay_slows_failures_only() {
         started.elapsed()
     );
     let started = Instant::now();
-    assert_eq!(
-        As {
-            c: &c,
-            reg: &reg,
-            user: Some("alice")
-        }
-        .get("/v2/"),
-        200
-    );
+    assert_eq!(As::new(&c, &reg, Some("alice")).get("/v2/"), 200);
     assert!(started.elapsed() < Duration::from_millis(900));
 }
 
@@ -491,11 +423,7 @@ fn no_access_control_means_authenticated_users_may_do_everything() {
     let reg = setup.start(config);
     let c = client();
     assert_eq!(c.get(reg.at("/v2/")).send().unwrap().status(), 401);
-    let bob = As {
-        c: &c,
-        reg: &reg,
-        user: Some("bob"),
-    };
+    let bob = As::new(&c, &reg, Some("bob"));
     assert_eq!(bob.push_blob("any/repo", b"x"), 201);
     assert_eq!(
         bob.delete(&format!("/v2/any/repo/blobs/{}", sha256(b"x")))
@@ -635,11 +563,7 @@ fn custom_authorizer_swapped_in_while_clients_pull() {
             n
         });
         // Before: alice may move any tag.
-        let alice = As {
-            c: &c,
-            reg: &reg,
-            user: Some("alice"),
-        };
+        let alice = As::new(&c, &reg, Some("alice"));
         assert_eq!(alice.put_manifest("app", "v1.0", &m2).status(), 201);
         assert_eq!(alice.put_manifest("app", "v1.0", &m1).status(), 201);
         // Swap the authorizer by editing the configuration.
@@ -692,11 +616,7 @@ fn custom_authorizer_swapped_in_while_clients_pull() {
 
 fn seed_as(reg: &Registry, user: &str, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
     let c = client();
-    let who = As {
-        c: &c,
-        reg,
-        user: Some(user),
-    };
+    let who = As::new(&c, reg, Some(user));
     let config = format!(r#"{{"seed":"{seed}"}}"#);
     assert_eq!(who.push_blob(repo, config.as_bytes()), 201);
     assert_eq!(who.push_blob(repo, seed.as_bytes()), 201);

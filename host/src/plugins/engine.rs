@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -77,7 +77,7 @@ impl PluginEngine {
             ms = started.elapsed().as_millis() as u64,
             "compiled plugin"
         );
-        if let Err(e) = write_atomic(&cached, &compiled) {
+        if let Err(e) = crate::fsutil::write_atomic(&cached, &compiled) {
             tracing::warn!(plugin = name, error = %e, "cannot cache compiled plugin");
         }
         // SAFETY: `compiled` was produced just now by this engine.
@@ -113,14 +113,4 @@ fn config(pooling: bool) -> Config {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent"))?;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

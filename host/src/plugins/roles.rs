@@ -8,67 +8,59 @@ use super::state::PluginState;
 use wasmtime::component::InstancePre;
 use wasmtime::Store;
 
-/// The `authenticator-plugin` world.
-pub struct Authn;
+/// A [`Role`] for a world of the contract: its bindings, names and `configure` export.
+macro_rules! role {
+    ($(#[$doc:meta])* $role:ident, $pre:ident, $instance:ident, $world:literal, $interface:literal, $exports:ident) => {
+        $(#[$doc])*
+        pub struct $role;
 
-impl Role for Authn {
-    type Pre = AuthenticatorPluginPre<PluginState>;
-    type Instance = AuthenticatorPlugin;
-    const WORLD: &'static str = "authenticator-plugin";
-    const INTERFACE: &'static str = "authenticator";
+        impl Role for $role {
+            type Pre = $pre<PluginState>;
+            type Instance = $instance;
+            const WORLD: &'static str = $world;
+            const INTERFACE: &'static str = $interface;
 
-    fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre> {
-        AuthenticatorPluginPre::new(pre)
-    }
+            fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre> {
+                $pre::new(pre)
+            }
 
-    fn instantiate(
-        pre: &Self::Pre,
-        store: &mut Store<PluginState>,
-    ) -> wasmtime::Result<Self::Instance> {
-        pre.instantiate(store)
-    }
+            fn instantiate(
+                pre: &Self::Pre,
+                store: &mut Store<PluginState>,
+            ) -> wasmtime::Result<Self::Instance> {
+                pre.instantiate(store)
+            }
 
-    fn configure(
-        instance: &Self::Instance,
-        store: &mut Store<PluginState>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        instance
-            .portcullis_plugin_authenticator()
-            .call_configure(store, config)
-    }
+            fn configure(
+                instance: &Self::Instance,
+                store: &mut Store<PluginState>,
+                config: &str,
+            ) -> wasmtime::Result<Result<(), String>> {
+                instance.$exports().call_configure(store, config)
+            }
+        }
+    };
 }
 
-/// The `authorizer-plugin` world.
-pub struct Authz;
+role!(
+    /// The `authenticator-plugin` world.
+    Authn,
+    AuthenticatorPluginPre,
+    AuthenticatorPlugin,
+    "authenticator-plugin",
+    "authenticator",
+    portcullis_plugin_authenticator
+);
 
-impl Role for Authz {
-    type Pre = AuthorizerPluginPre<PluginState>;
-    type Instance = AuthorizerPlugin;
-    const WORLD: &'static str = "authorizer-plugin";
-    const INTERFACE: &'static str = "authorizer";
-
-    fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre> {
-        AuthorizerPluginPre::new(pre)
-    }
-
-    fn instantiate(
-        pre: &Self::Pre,
-        store: &mut Store<PluginState>,
-    ) -> wasmtime::Result<Self::Instance> {
-        pre.instantiate(store)
-    }
-
-    fn configure(
-        instance: &Self::Instance,
-        store: &mut Store<PluginState>,
-        config: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        instance
-            .portcullis_plugin_authorizer()
-            .call_configure(store, config)
-    }
-}
+role!(
+    /// The `authorizer-plugin` world.
+    Authz,
+    AuthorizerPluginPre,
+    AuthorizerPlugin,
+    "authorizer-plugin",
+    "authorizer",
+    portcullis_plugin_authorizer
+);
 
 impl Plugin<Authn> {
     /// Judge Basic credentials.

@@ -1,6 +1,7 @@
 //! Blobs inside a repository's layout, and moving finished uploads into place.
 
-use super::{blocking, fsutil, Result, Storage, StorageError};
+use super::{blocking, Result, Storage, StorageError};
+use crate::fsutil;
 use crate::oci::{Digest, RepoName};
 use std::path::{Path, PathBuf};
 
@@ -130,7 +131,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<(
             Ok(()) => fsutil::fsync_dir(shared_dir)?,
             // A concurrent push of the same content won: share its inode instead of ours.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+                let tmp = fsutil::temp_path(dir);
                 if std::fs::hard_link(shared, &tmp).is_ok() {
                     std::fs::rename(&tmp, target)?;
                     fsutil::fsync_dir(dir)?;

@@ -1,7 +1,8 @@
 //! Garbage collection: blobs no manifest reaches, upload sessions left idle, and content-index
 //! entries no repository links to any more — each only once older than the configured delay.
 
-use super::{blocking, fsutil, Result, Storage};
+use super::{blocking, Result, Storage};
+use crate::fsutil;
 use crate::oci::{Digest, RepoName};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ impl Storage {
                 let blobs =
                     sweep_blobs(&repo_dir.join("blobs"), delay, |d| !reachable.contains(d))?;
                 let uploads = sweep_dir(&uploads_dir, |m| fsutil::age(m) >= delay)?;
+                sweep_leftovers(&repo_dir, delay)?;
                 Ok((blobs, uploads))
             })
             .await?;
@@ -123,6 +125,24 @@ fn sweep_blobs(
         }
     }
     Ok(removed)
+}
+
+/// Remove temporary files a crash left behind (in the layout and its blob directories).
+fn sweep_leftovers(repo_dir: &Path, delay: Duration) -> std::io::Result<()> {
+    let dirs =
+        std::iter::once(repo_dir.to_owned()).chain(read_dir_or_empty(&repo_dir.join("blobs"))?);
+    for dir in dirs {
+        for file in read_dir_or_empty(&dir)? {
+            let temporary = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(fsutil::TEMP_PREFIX));
+            if temporary {
+                remove_if(&file, |m| fsutil::age(m) >= delay)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Remove the files directly in `dir` that `select` picks.

@@ -1,7 +1,8 @@
 //! Manifests, tags and referrers. A manifest is a blob of its repository plus an entry in its
 //! `index.json`; every change to the index happens under the repository's writer lock.
 
-use super::{blocking, fsutil, Index, ManifestFacts, Repo, Result, Storage, StorageError};
+use super::{blocking, Index, ManifestFacts, Repo, Result, Storage, StorageError};
+use crate::fsutil;
 use crate::oci::manifest::{self, Descriptor};
 use crate::oci::media::ManifestKind;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};

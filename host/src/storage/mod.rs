@@ -6,7 +6,6 @@
 mod blobs;
 mod catalog;
 mod error;
-mod fsutil;
 mod gc;
 mod index;
 mod layout;
@@ -20,6 +19,7 @@ pub use index::IndexFile;
 pub use manifests::{ManifestBody, PutManifest, PutOutcome};
 pub use uploads::UploadStatus;
 
+use crate::fsutil;
 use crate::oci::manifest::Descriptor;
 use crate::oci::{Digest, RepoName};
 use index::IndexFile as Index;

@@ -1,7 +1,16 @@
 //! Durable file operations: nothing half-written becomes visible, also across a crash.
+//! Used for content (storage) and for compiled plugins (the compile cache).
 
 use std::io::{self, Write};
 use std::path::Path;
+
+/// Name prefix of temporary files (never a digest, so never mistaken for content).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// A fresh temporary path in `dir`.
+pub fn temp_path(dir: &Path) -> std::path::PathBuf {
+    dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()))
+}
 
 /// Flush a directory's entries (new names, renames) to disk.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -15,7 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .parent()
         .ok_or_else(|| io::Error::other("no parent directory"))?;
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let tmp = temp_path(dir);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -47,7 +56,7 @@ pub fn link_or_copy(src: &Path, dst: &Path, share: bool) -> io::Result<()> {
             Err(_) => {} // cross-device or unsupported: fall back to a copy
         }
     }
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let tmp = temp_path(dir);
     let result = (|| {
         std::fs::copy(src, &tmp)?;
         std::fs::File::open(&tmp)?.sync_all()?;
