@@ -9,6 +9,9 @@ use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
 use std::collections::HashMap;
 
+/// Memory for recently served manifests, all repositories together.
+const MANIFEST_CACHE_BYTES: usize = 64 << 20;
+
 /// A manifest push.
 pub struct PutManifest<'a> {
     /// Target repository.
@@ -181,25 +184,60 @@ impl Storage {
         Err(StorageError::ManifestUnknown)
     }
 
-    /// Read a manifest.
+    /// Read a manifest (from memory when it was served recently).
     pub async fn get_manifest(
         &self,
         name: &RepoName,
         reference: &Reference,
     ) -> Result<ManifestBody> {
         let descriptor = self.resolve(name, reference).await?;
-        let bytes = match tokio::fs::read(self.layout.blob(name, &descriptor.digest)).await {
-            Ok(b) => Bytes::from(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::ManifestUnknown)
+        let repo = self.repo(name);
+        let cached = repo
+            .manifest_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&descriptor.digest)
+            .cloned();
+        let bytes = match cached {
+            Some(b) => b,
+            None => {
+                let path = self.layout.blob(name, &descriptor.digest);
+                let bytes = match tokio::fs::read(path).await {
+                    Ok(b) => Bytes::from(b),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(StorageError::ManifestUnknown)
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                self.remember_manifest(&repo, &descriptor.digest, &bytes);
+                bytes
             }
-            Err(e) => return Err(e.into()),
         };
         Ok(ManifestBody {
             bytes,
             media_type: descriptor.media_type,
             digest: descriptor.digest,
         })
+    }
+
+    /// Keep a manifest's bytes in memory, within [`MANIFEST_CACHE_BYTES`] for all repositories
+    /// together (a repository's cache is emptied when it would overflow the budget).
+    fn remember_manifest(&self, repo: &Repo, digest: &Digest, bytes: &Bytes) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if bytes.len() > MANIFEST_CACHE_BYTES / 64 {
+            return;
+        }
+        let mut cache = repo
+            .manifest_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.cached_manifest_bytes.load(Relaxed) + bytes.len() > MANIFEST_CACHE_BYTES {
+            let freed: usize = cache.drain().map(|(_, b)| b.len()).sum();
+            self.cached_manifest_bytes.fetch_sub(freed, Relaxed);
+        }
+        if cache.insert(digest.clone(), bytes.clone()).is_none() {
+            self.cached_manifest_bytes.fetch_add(bytes.len(), Relaxed);
+        }
     }
 
     /// Whether a tag exists in the repository.

@@ -53,6 +53,9 @@ struct Repo {
     index: RwLock<Option<Arc<Index>>>,
     /// Facts about each manifest, built on first use by the referrers API.
     facts: Mutex<Option<HashMap<Digest, ManifestFacts>>>,
+    /// Bytes of recently served manifests (immutable by digest; only ever served after the
+    /// index has resolved the reference).
+    manifest_bytes: Mutex<HashMap<Digest, bytes::Bytes>>,
 }
 
 /// The registry's content store.
@@ -62,6 +65,8 @@ pub struct Storage {
     repos: Mutex<HashMap<RepoName, Arc<Repo>>>,
     catalog: RwLock<BTreeSet<String>>,
     uploads: uploads::Sessions,
+    /// Bytes held by every repository's `manifest_bytes`.
+    cached_manifest_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl Storage {
@@ -80,6 +85,7 @@ impl Storage {
             repos: Mutex::new(HashMap::new()),
             catalog: RwLock::new(catalog),
             uploads: uploads::Sessions::default(),
+            cached_manifest_bytes: Default::default(),
         })
     }
 
