@@ -687,3 +687,83 @@ fn compiled_plugins_are_cached_across_restarts() {
     );
     assert_eq!(client().get(reg.at("/v2/")).send().unwrap().status(), 200);
 }
+
+#[test]
+fn empty_access_control_denies_everything_but_the_base_and_an_empty_catalog() {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    // Nothing can be pushed under `accessControl: {}`: put a repository on disk first.
+    let repo = setup.path().join("root/any");
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::write(
+        repo.join("index.json"),
+        br#"{"schemaVersion":2,"manifests":[]}"#,
+    )
+    .unwrap();
+    let config =
+        setup.config(json!({"http": {"auth": {"htpasswd": {"path": file}}, "accessControl": {}}}));
+    let reg = setup.start(config);
+    let c = client();
+    let admin_view = c
+        .get(reg.at("/v2/_catalog"))
+        .basic_auth("bob", Some("bob-pw"))
+        .send()
+        .unwrap();
+    assert_eq!(admin_view.status(), 200);
+    assert_eq!(
+        admin_view.json::<Value>().unwrap()["repositories"],
+        json!([]),
+        "filtered, not absent"
+    );
+    let bob = As::new(&c, &reg, Some("bob"));
+    assert_eq!(bob.get("/v2/"), 200);
+    assert_eq!(bob.get("/v2/any/tags/list"), 403);
+    assert_eq!(bob.push_blob("any", b"x"), 403);
+    assert_eq!(As::new(&c, &reg, None).get("/v2/any/tags/list"), 401);
+    // The repository is there: without access control it is listed.
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(&reg.config_path).unwrap()).unwrap();
+    config["http"]["accessControl"] = Value::Null;
+    std::fs::write(&reg.config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = bob.auth(c.get(reg.at("/v2/_catalog"))).send().unwrap();
+        if r.json::<Value>().unwrap()["repositories"] == json!(["any"]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the catalog never listed the repository"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn anonymous_only_policies_without_authentication() {
+    let setup = Setup::new();
+    let config = setup.config(json!({"http": {"accessControl": {"repositories": {
+        "public/**": {"anonymousPolicy": ["read", "create"]},
+        "**": {"anonymousPolicy": ["read"]},
+    }}}}));
+    let reg = setup.start(config);
+    let c = client();
+    let anon = As::new(&c, &reg, None);
+    assert_eq!(anon.push_blob("public/app", b"x"), 201);
+    let r = c
+        .post(reg.at(&format!(
+            "/v2/private/app/blobs/uploads/?digest={}",
+            sha256(b"x")
+        )))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "denied with a Basic challenge even though no login exists"
+    );
+    assert!(r.headers().contains_key("WWW-Authenticate"));
+    assert_eq!(anon.get("/v2/public/app/tags/list"), 200);
+}
