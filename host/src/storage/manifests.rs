@@ -60,6 +60,18 @@ impl Storage {
             Reference::Tag(_) => Digest::of(Algorithm::Sha256, &put.body),
         };
         self.ensure_repo(put.name).await?;
+        // The document is content-addressed and written atomically, so it is made durable
+        // before the writer lock: concurrent pushes only queue for the index update.
+        let path = self.layout.blob(put.name, &digest);
+        let body = put.body.clone();
+        blocking(move || {
+            if path.exists() {
+                Ok(())
+            } else {
+                fsutil::write_atomic(&path, &body)
+            }
+        })
+        .await?;
         let repo = self.repo(put.name);
         let _writer = repo.writer.lock().await;
         for blob in &parsed.required_blobs {
@@ -75,16 +87,6 @@ impl Storage {
                 return Err(StorageError::ManifestBlobUnknown(child.clone()));
             }
         }
-        let path = self.layout.blob(put.name, &digest);
-        let body = put.body.clone();
-        blocking(move || {
-            if path.exists() {
-                Ok(())
-            } else {
-                fsutil::write_atomic(&path, &body)
-            }
-        })
-        .await?;
         let descriptor = Descriptor {
             media_type: parsed.media_type.clone(),
             digest: digest.clone(),
