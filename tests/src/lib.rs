@@ -17,7 +17,7 @@ pub fn binary() -> PathBuf {
     let bin = dir.join("portcullis");
     assert!(
         bin.exists(),
-        "{} is missing: run through `cargo test --workspace`",
+        "{} is missing: run scripts/test, or `cargo build -p portcullis` first",
         bin.display()
     );
     bin
