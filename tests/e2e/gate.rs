@@ -432,8 +432,8 @@ fn no_access_control_means_authenticated_users_may_do_everything() {
     );
 }
 
-/// A registry whose authenticator chain starts with a hostile fixture.
-fn hostile(fixture: &str) -> Registry {
+/// A registry whose authenticator chain starts with the hostile fixture, named `name`.
+fn hostile(name: &str) -> Registry {
     let setup = Setup::new();
     let file = setup.path().join("htpasswd");
     std::fs::write(&file, htpasswd(&USERS)).unwrap();
@@ -441,7 +441,7 @@ fn hostile(fixture: &str) -> Registry {
         "http": {"auth": {"htpasswd": {"path": file}},
                  "accessControl": {"repositories": {"**": {"defaultPolicy": ["read", "create"]}}}},
         "plugins": {"authenticators": [
-            {"path": fixture_plugin(fixture), "name": fixture, "timeoutMs": 300, "memoryLimitMb": 32},
+            {"path": fixture_plugin("hostile-authenticator"), "name": name, "timeoutMs": 300, "memoryLimitMb": 32},
             {"builtin": "htpasswd"},
         ]},
     }));
