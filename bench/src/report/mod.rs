@@ -1,0 +1,346 @@
+//! Turning the measurements into results: rows of Portcullis beside distribution with their
+//! ratio and Portcullis's fraction of the machine's ceiling, the targets, the JSON
+//! file and the printed tables.
+
+mod table;
+pub mod targets;
+
+pub use table::{print, render};
+
+use crate::ceilings::Ceilings;
+use crate::decision::Decision;
+use crate::params::Params;
+use crate::stats::ratio;
+use crate::workloads::startup::Startup;
+use crate::workloads::{VariantResult, Workload, WorkloadResult, NO_CREDENTIALS};
+use serde::Serialize;
+use std::path::Path;
+
+/// Whether a larger value is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// Rates.
+    Higher,
+    /// Latencies, CPU, memory, times.
+    Lower,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// `anonymous`, `htpasswd` or `portcullis only`.
+    pub section: String,
+    /// What was measured.
+    pub figure: String,
+    /// Its unit.
+    pub unit: String,
+    /// Which direction is better.
+    pub better: Better,
+    /// Portcullis's median.
+    pub portcullis: f64,
+    /// Distribution's median, where compared.
+    pub distribution: Option<f64>,
+    /// portcullis / distribution.
+    pub ratio: Option<f64>,
+    /// The ceiling's median (measured beside the workload), where there is one.
+    pub ceiling: Option<f64>,
+    /// Which ceiling.
+    pub ceiling_name: Option<&'static str>,
+    /// Portcullis's fraction of the ceiling (for lower-is-better figures, ceiling / portcullis,
+    /// so that 1 is the ceiling either way).
+    pub fraction: Option<f64>,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    /// When, seconds since the Unix epoch.
+    pub finished_unix: u64,
+    /// The machine.
+    pub machine: Machine,
+    /// Sizes and durations.
+    pub params: Params,
+    /// The machine's ceilings.
+    pub ceilings: Ceilings,
+    /// Both variants' measurements.
+    pub variants: Vec<VariantResult>,
+    /// Start-up times.
+    pub startup: Startup,
+    /// The per-decision WebAssembly cost.
+    pub decision: Decision,
+    /// The table.
+    pub rows: Vec<Row>,
+    /// The targets.
+    pub targets: Vec<targets::TargetCheck>,
+}
+
+/// What the run ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Online CPUs.
+    pub cpus: usize,
+    /// `/proc/cpuinfo` model name.
+    pub cpu_model: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Registry programs used.
+    pub portcullis: String,
+    /// Distribution's version line.
+    pub distribution: String,
+}
+
+impl Machine {
+    /// Read the machine's description; `distribution` is the version line of its program.
+    pub fn describe(portcullis: &Path, distribution: String) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            portcullis: portcullis.display().to_string(),
+            distribution,
+        }
+    }
+}
+
+/// Assemble the results.
+pub fn build(
+    machine: Machine,
+    params: Params,
+    ceilings: Ceilings,
+    variants: Vec<VariantResult>,
+    startup: Startup,
+    decision: Decision,
+) -> Results {
+    let mut rows = Vec::new();
+    for variant in &variants {
+        variant_rows(variant, &mut rows);
+    }
+    portcullis_rows(&variants, &startup, &decision, &mut rows);
+    let targets = targets::check(&variants, &rows);
+    Results {
+        finished_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        machine,
+        params,
+        ceilings,
+        variants,
+        startup,
+        decision,
+        rows,
+        targets,
+    }
+}
+
+struct RowSpec<'a> {
+    section: &'a str,
+    figure: String,
+    unit: &'a str,
+    better: Better,
+    portcullis: f64,
+    distribution: Option<f64>,
+    ceiling: Option<(&'static str, f64)>,
+}
+
+fn row(spec: RowSpec<'_>) -> Row {
+    let fraction = spec.ceiling.map(|(_, c)| match spec.better {
+        Better::Higher => ratio(spec.portcullis, c),
+        Better::Lower => ratio(c, spec.portcullis),
+    });
+    Row {
+        section: spec.section.to_owned(),
+        figure: spec.figure,
+        unit: spec.unit.to_owned(),
+        better: spec.better,
+        portcullis: spec.portcullis,
+        distribution: spec.distribution,
+        ratio: spec.distribution.map(|d| ratio(spec.portcullis, d)),
+        ceiling: spec.ceiling.map(|(_, c)| c),
+        ceiling_name: spec.ceiling.map(|(name, _)| name),
+        fraction,
+    }
+}
+
+fn medians(w: &WorkloadResult, subject: &str) -> Option<(f64, Option<f64>, f64)> {
+    w.series(subject).map(|s| {
+        (
+            s.value.median,
+            s.p99_ms.as_ref().map(|f| f.median),
+            s.cpu.median,
+        )
+    })
+}
+
+fn variant_rows(variant: &VariantResult, rows: &mut Vec<Row>) {
+    let section = variant.variant.name();
+    for w in &variant.workloads {
+        let Some((p_value, p_p99, p_cpu)) = medians(w, "portcullis") else {
+            continue;
+        };
+        let d = medians(w, "distribution");
+        rows.push(row(RowSpec {
+            section,
+            figure: w.title.clone(),
+            unit: w.unit,
+            better: Better::Higher,
+            portcullis: p_value,
+            distribution: d.map(|d| d.0),
+            ceiling: Some((w.ceiling.name, w.ceiling.value.median)),
+        }));
+        if let (Some(p99), Some(c)) = (p_p99, &w.ceiling.p99_ms) {
+            rows.push(row(RowSpec {
+                section,
+                figure: format!("{} p99", w.title),
+                unit: "ms",
+                better: Better::Lower,
+                portcullis: p99,
+                distribution: d.and_then(|d| d.1),
+                ceiling: Some((w.ceiling.name, c.median)),
+            }));
+        }
+        if let Some((value, p99, _)) = medians(w, NO_CREDENTIALS) {
+            for (suffix, unit, better, v) in [
+                ("", w.unit, Better::Higher, value),
+                (" p99", "ms", Better::Lower, p99.unwrap_or(f64::NAN)),
+            ] {
+                rows.push(row(RowSpec {
+                    section,
+                    figure: format!("{} without credentials{suffix}", w.title),
+                    unit,
+                    better,
+                    portcullis: v,
+                    distribution: None,
+                    ceiling: None,
+                }));
+            }
+        }
+        rows.push(row(RowSpec {
+            section,
+            figure: format!("{}: server CPU", w.title),
+            unit: w.cpu_unit,
+            better: Better::Lower,
+            portcullis: p_cpu,
+            distribution: d.map(|d| d.2),
+            ceiling: None,
+        }));
+    }
+    if let (Some(p), Some(d)) = (variant.memory("portcullis"), variant.memory("distribution")) {
+        for (figure, pv, dv) in [
+            ("RSS idle", p.idle_kib, d.idle_kib),
+            ("RSS peak", p.peak_kib, d.peak_kib),
+        ] {
+            rows.push(row(RowSpec {
+                section,
+                figure: figure.into(),
+                unit: "MiB",
+                better: Better::Lower,
+                portcullis: pv / 1024.0,
+                distribution: Some(dv / 1024.0),
+                ceiling: None,
+            }));
+        }
+    }
+}
+
+/// Authorized over anonymous manifest GET rate, under the htpasswd configuration.
+pub fn authorized_ratio(variants: &[VariantResult]) -> f64 {
+    variants
+        .iter()
+        .find(|v| v.variant == crate::registry::Variant::Htpasswd)
+        .and_then(|v| v.workload(Workload::ManifestGet))
+        .and_then(|w| {
+            Some(ratio(
+                medians(w, "portcullis")?.0,
+                medians(w, NO_CREDENTIALS)?.0,
+            ))
+        })
+        .unwrap_or(f64::NAN)
+}
+
+fn portcullis_rows(
+    variants: &[VariantResult],
+    startup: &Startup,
+    decision: &Decision,
+    rows: &mut Vec<Row>,
+) {
+    let section = "portcullis only";
+    rows.push(row(RowSpec {
+        section,
+        figure: "authorized / anonymous manifest GET (htpasswd config)".into(),
+        unit: "ratio",
+        better: Better::Higher,
+        portcullis: authorized_ratio(variants),
+        distribution: None,
+        ceiling: None,
+    }));
+    for (figure, value) in [
+        (
+            "start-up to ready, default plugins, no compile cache",
+            &startup.portcullis_no_cache_s,
+        ),
+        (
+            "start-up to ready, default plugins, compile cache",
+            &startup.portcullis_cached_s,
+        ),
+    ] {
+        rows.push(row(RowSpec {
+            section,
+            figure: figure.into(),
+            unit: "s",
+            better: Better::Lower,
+            portcullis: value.median,
+            distribution: Some(startup.distribution_s.median),
+            ceiling: None,
+        }));
+    }
+    for (figure, value) in [
+        (
+            "RSS idle after start, no compile cache",
+            &startup.portcullis_no_cache_rss_kib,
+        ),
+        (
+            "RSS idle after start, compile cache",
+            &startup.portcullis_cached_rss_kib,
+        ),
+    ] {
+        rows.push(row(RowSpec {
+            section,
+            figure: figure.into(),
+            unit: "MiB",
+            better: Better::Lower,
+            portcullis: value.median / 1024.0,
+            distribution: Some(startup.distribution_rss_kib.median / 1024.0),
+            ceiling: None,
+        }));
+    }
+    for timing in &decision.timings {
+        rows.push(row(RowSpec {
+            section,
+            figure: format!("wasm decision: {}", timing.name),
+            unit: "µs",
+            better: Better::Lower,
+            portcullis: timing.ns / 1e3,
+            distribution: None,
+            ceiling: None,
+        }));
+    }
+}
+
+/// Write the results as pretty JSON to `path` (creating its directory).
+pub fn write_json(results: &Results, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(results)?)?;
+    Ok(())
+}

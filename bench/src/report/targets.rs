@@ -1,0 +1,135 @@
+//! The issue's targets, checked against the medians and reported as MET or MISSED — never
+//! asserted: a missed target does not fail the run.
+
+use super::{authorized_ratio, Row};
+use crate::registry::Variant;
+use crate::workloads::{VariantResult, Workload};
+use serde::Serialize;
+
+/// One target and how the run fared.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    /// The target, as the issue states it.
+    pub target: String,
+    /// The measured value the target is about.
+    pub measured: f64,
+    /// What `measured` is (`× distribution`, `of ceiling`, …).
+    pub measured_as: &'static str,
+    /// The threshold.
+    pub threshold: f64,
+    /// Whether it was met; null when the figure could not be computed.
+    pub met: Option<bool>,
+}
+
+#[derive(Clone, Copy)]
+enum Measure {
+    /// portcullis / distribution ≥ threshold.
+    RatioAtLeast,
+    /// portcullis / distribution ≤ threshold.
+    RatioAtMost,
+    /// Fraction of the ceiling ≥ threshold.
+    FractionAtLeast,
+}
+
+fn verdict(value: f64, at_least: bool, threshold: f64) -> Option<bool> {
+    value.is_finite().then_some(if at_least {
+        value >= threshold
+    } else {
+        value <= threshold
+    })
+}
+
+/// Check every target.
+pub fn check(variants: &[VariantResult], rows: &[Row]) -> Vec<TargetCheck> {
+    let mut checks = Vec::new();
+    for variant in variants {
+        let v = variant.variant.name();
+        let mut add = |workload: Workload,
+                       figure: Option<&str>,
+                       measure: Measure,
+                       threshold: f64,
+                       text: String| {
+            let title = match figure {
+                Some(f) => f.to_owned(),
+                None => match variant.workload(workload) {
+                    Some(w) => w.title.clone(),
+                    None => return,
+                },
+            };
+            let row = rows.iter().find(|r| r.section == v && r.figure == title);
+            let (value, at_least, measured_as) = match measure {
+                Measure::RatioAtLeast => (row.and_then(|r| r.ratio), true, "× distribution"),
+                Measure::RatioAtMost => (row.and_then(|r| r.ratio), false, "× distribution"),
+                Measure::FractionAtLeast => (row.and_then(|r| r.fraction), true, "of ceiling"),
+            };
+            let value = value.unwrap_or(f64::NAN);
+            checks.push(TargetCheck {
+                target: format!("{v}: {text}"),
+                measured: value,
+                measured_as,
+                threshold,
+                met: verdict(value, at_least, threshold),
+            });
+        };
+        for push in [Workload::PushMonolithic, Workload::PushChunked] {
+            let name = if push == Workload::PushMonolithic {
+                "monolithic"
+            } else {
+                "chunked"
+            };
+            add(
+                push,
+                None,
+                Measure::FractionAtLeast,
+                0.8,
+                format!("blob push ({name}) ≥ 80% of hash+write+fsync ceiling"),
+            );
+            add(
+                push,
+                None,
+                Measure::RatioAtLeast,
+                2.0,
+                format!("blob push ({name}) ≥ 2× distribution"),
+            );
+        }
+        add(
+            Workload::Pull,
+            None,
+            Measure::FractionAtLeast,
+            0.9,
+            "pull ≥ 90% of sendfile ceiling".into(),
+        );
+        if variant.variant == Variant::Anonymous {
+            add(
+                Workload::ManifestGet,
+                None,
+                Measure::RatioAtLeast,
+                15.0,
+                "anonymous manifest GET ≥ 15× distribution".into(),
+            );
+        }
+        add(
+            Workload::SmallConcurrent,
+            None,
+            Measure::RatioAtLeast,
+            5.0,
+            "concurrent small pushes ≥ 5× distribution".into(),
+        );
+        add(
+            Workload::ManifestGet,
+            Some("RSS idle"),
+            Measure::RatioAtMost,
+            1.0,
+            "idle RSS no higher than distribution's".into(),
+        );
+    }
+    let authorized = authorized_ratio(variants);
+    checks.push(TargetCheck {
+        target: "htpasswd: authorized manifest GET ≥ 85% of Portcullis's anonymous rate".into(),
+        measured: authorized,
+        measured_as: "of anonymous",
+        threshold: 0.85,
+        met: verdict(authorized, true, 0.85),
+    });
+    checks
+}
