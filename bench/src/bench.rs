@@ -21,6 +21,8 @@ pub struct Bench {
     pub htpasswd: PathBuf,
     /// Compiled-plugin cache shared by the workloads' Portcullis (filled before they start).
     pub plugin_cache: PathBuf,
+    /// Where the ceilings write.
+    pub scratch: crate::ceilings::Scratch,
     /// A label unique to this run, so that no blob repeats across runs.
     pub run_label: String,
     big: BigBlobs,
@@ -47,6 +49,7 @@ impl Bench {
         Bench {
             params,
             plugin_cache: dir.join("plugin-cache"),
+            scratch: crate::ceilings::Scratch::new(dir.join("ceiling-files")),
             dir,
             bins,
             exe,

@@ -26,41 +26,29 @@ pub fn sha256(data: &[u8]) -> f64 {
     mib_per_s(data.len(), started.elapsed().as_secs_f64())
 }
 
-/// Write `data` to a new file in `dir` in 1 MiB writes, then fsync, MiB/s. With `hash`, each
-/// chunk is also hashed before it is written (one thread, as one upload stream is).
-pub fn write_fsync(dir: &Path, data: &[u8], hash: bool) -> anyhow::Result<f64> {
-    let path = dir.join(format!("ceiling-write-{}", std::process::id()));
+/// Write `data` to the new file `path` in 1 MiB writes, then fsync, MiB/s. With `hash`, each
+/// chunk is also hashed before it is written (one thread, as one upload stream is). The file
+/// is left in place, as a registry keeps a blob (see [`super::Scratch`]).
+pub fn write_fsync(path: &Path, data: &[u8], hash: bool) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let mut file = std::fs::File::create(&path)?;
+    let mut file = std::fs::File::create(path)?;
     let mut hasher = Sha256::new();
-    let mut th = std::time::Duration::ZERO;
-    let mut tw = std::time::Duration::ZERO;
     for chunk in data.chunks(WRITE_CHUNK) {
-        let t = Instant::now();
         if hash {
             hasher.update(chunk);
         }
-        th += t.elapsed();
-        let t = Instant::now();
         file.write_all(chunk)?;
-        tw += t.elapsed();
     }
-    eprintln!("DEBUG hash {th:?} write {tw:?}");
-    let written = started.elapsed();
     file.sync_all()?;
     std::hint::black_box(hasher.finalize());
-    eprintln!("DEBUG write {written:?} total {:?}", started.elapsed());
-    let rate = mib_per_s(data.len(), started.elapsed().as_secs_f64());
-    drop(file);
-    std::fs::remove_file(&path)?;
-    Ok(rate)
+    Ok(mib_per_s(data.len(), started.elapsed().as_secs_f64()))
 }
 
 /// Durable small-file commits per second: each writes `data` to a temporary file, fsyncs it
-/// and renames it into place (the least a registry does per blob), from `threads` threads.
+/// and renames it into place (the least a registry does per blob), from `threads` threads,
+/// in the new directory `dir` (left in place).
 pub fn small_files(dir: &Path, data: &[u8], count: usize, threads: usize) -> anyhow::Result<f64> {
-    let dir = dir.join(format!("ceiling-small-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir(dir)?;
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -85,7 +73,5 @@ pub fn small_files(dir: &Path, data: &[u8], count: usize, threads: usize) -> any
             .into_iter()
             .try_for_each(|w| w.join().expect("small-file worker panicked"))
     })?;
-    let rate = count as f64 / started.elapsed().as_secs_f64();
-    std::fs::remove_dir_all(&dir)?;
-    Ok(rate)
+    Ok(count as f64 / started.elapsed().as_secs_f64())
 }

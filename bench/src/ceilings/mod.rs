@@ -21,8 +21,9 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The overview of every ceiling: samples and median.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -51,6 +52,50 @@ pub struct Ceilings {
     pub http_head_small_rps: Figure,
     /// Its 99th percentile latency, ms.
     pub http_head_small_p99_ms: Figure,
+}
+
+/// Where the ceilings' files go. They stay until [`Scratch::clear`], as a registry keeps its
+/// blobs: deleting a big file right away would free its page cache, and on a VM whose free
+/// memory goes back to the host (virtio-balloon free page reporting, as on this project's
+/// machines) the next writer would get warm pages where the registries got cold ones —
+/// writes into the page cache run several times slower on cold pages.
+pub struct Scratch {
+    dir: PathBuf,
+    next: AtomicU64,
+}
+
+/// How long freed memory takes to go back to the host (the kernel's page reporting delay is
+/// 2 s), so that what one measurement freed does not speed up the next.
+const SETTLE: Duration = Duration::from_secs(3);
+
+impl Scratch {
+    /// Scratch space in `dir` (created on first use).
+    pub fn new(dir: PathBuf) -> Scratch {
+        Scratch {
+            dir,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// A path nothing uses yet.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(&self.dir)?;
+        Ok(self
+            .dir
+            .join(self.next.fetch_add(1, Ordering::Relaxed).to_string()))
+    }
+
+    /// Delete everything, then wait until the freed memory has settled (when `settle`).
+    pub async fn clear(&self, settle: bool) -> anyhow::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        if settle {
+            tokio::time::sleep(SETTLE).await;
+        }
+        Ok(())
+    }
 }
 
 /// The two ceiling servers, running for the whole benchmark (idle between measurements).
@@ -115,9 +160,9 @@ pub async fn for_workload(
     };
     Ok(match workload {
         Workload::PushMonolithic | Workload::PushChunked => {
-            let (data, dir) = (bench.big_body(), bench.dir.clone());
+            let (data, path) = (bench.big_body(), bench.scratch.path()?);
             sample(
-                tokio::task::spawn_blocking(move || local::write_fsync(&dir, &data, true))
+                tokio::task::spawn_blocking(move || local::write_fsync(&path, &data, true))
                     .await??,
             )
         }
@@ -149,7 +194,7 @@ pub async fn for_workload(
                 Workload::SmallConcurrent => (p.small_count, p.small_concurrency),
                 _ => (p.manifest_count, p.small_concurrency),
             };
-            let (dir, size) = (bench.dir.clone(), p.small_blob);
+            let (dir, size) = (bench.scratch.path()?, p.small_blob);
             sample(
                 tokio::task::spawn_blocking(move || {
                     local::small_files(&dir, &random_bytes(size, 98), count, threads)
@@ -181,18 +226,24 @@ async fn measure_local(bench: &Bench, c: &mut Ceilings) -> anyhow::Result<()> {
     let p = &bench.params;
     let small = Arc::new(random_bytes(p.small_blob, 98));
     for rep in 1..=p.repetitions {
-        let (data, small, dir) = (bench.big_body(), small.clone(), bench.dir.clone());
+        let (data, small) = (bench.big_body(), small.clone());
+        let paths: [PathBuf; 4] = [
+            bench.scratch.path()?,
+            bench.scratch.path()?,
+            bench.scratch.path()?,
+            bench.scratch.path()?,
+        ];
         let (count, threads) = (p.small_count, p.small_concurrency);
         let rates = tokio::task::spawn_blocking(move || -> anyhow::Result<[f64; 5]> {
             let sha = local::sha256(&data);
             sync_disks();
-            let write = local::write_fsync(&dir, &data, false)?;
+            let write = local::write_fsync(&paths[0], &data, false)?;
             sync_disks();
-            let both = local::write_fsync(&dir, &data, true)?;
+            let both = local::write_fsync(&paths[1], &data, true)?;
             sync_disks();
-            let sequential = local::small_files(&dir, &small, count, 1)?;
+            let sequential = local::small_files(&paths[2], &small, count, 1)?;
             sync_disks();
-            let concurrent = local::small_files(&dir, &small, count, threads)?;
+            let concurrent = local::small_files(&paths[3], &small, count, threads)?;
             Ok([sha, write, both, sequential, concurrent])
         })
         .await??;
@@ -207,7 +258,7 @@ async fn measure_local(bench: &Bench, c: &mut Ceilings) -> anyhow::Result<()> {
         c.small_files_sequential_per_s.push(rates[3]);
         c.small_files_concurrent_per_s.push(rates[4]);
     }
-    Ok(())
+    bench.scratch.clear(bench.params.mode == "full").await
 }
 
 async fn measure_http(

@@ -334,7 +334,13 @@ async fn run_workload(
         p99_ms: workload.has_latency().then(Figure::default),
     };
     for rep in 0..p.repetitions {
-        for (subject, series) in subjects.iter().zip(series.iter_mut()) {
+        // Alternate who goes first (ABBA…), so that neither registry always follows the other.
+        let mut order: Vec<(&&Subject, &mut Series)> =
+            subjects.iter().zip(series.iter_mut()).collect();
+        if rep % 2 == 1 {
+            order.reverse();
+        }
+        for (subject, series) in order {
             tokio::task::spawn_blocking(sync_disks).await?;
             let pid = subject.server.pid();
             let cpu_before = procfs::cpu_seconds(pid)?;
@@ -377,6 +383,7 @@ async fn run_workload(
             workload.unit(),
         ));
     }
+    bench.scratch.clear(p.mode == "full").await?;
     Ok(WorkloadResult {
         workload,
         title: workload.title(p),

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 /// Bytes gathered before one write to disk.
 const WRITE_BATCH: usize = 1 << 20;
@@ -222,8 +221,9 @@ impl Storage {
     }
 }
 
-/// Stream `body` onto the end of the session's file; returns the bytes written. On a body or
-/// disk error the file and hash are restored to where they were.
+/// Stream `body` onto the end of the session's file; returns the bytes written. Receiving and
+/// hashing run here while a blocking thread writes the previous batch, so the disk and the
+/// network overlap. On a body or disk error the file and hash are restored to where they were.
 async fn append<S, E>(session: &mut Session, mut body: S) -> Result<u64>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
@@ -241,14 +241,10 @@ where
         session.hasher = Some(hash);
     }
     let before_hash = session.hasher.clone();
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&session.path)
-        .await?;
-    file.seek(SeekFrom::Start(session.size)).await?;
+    let (batches, writer) = spawn_writer(session.path.clone(), session.size);
     let mut written = 0u64;
     let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
-    let result: Result<()> = async {
+    let received: Result<()> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StorageError::Body(e.to_string()))?;
             if let Some(h) = session.hasher.as_mut() {
@@ -257,26 +253,63 @@ where
             batch.extend_from_slice(&chunk);
             written += chunk.len() as u64;
             if batch.len() >= WRITE_BATCH {
-                file.write_all(&batch).await?;
-                batch.clear();
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+                if batches.send(full).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
             }
         }
-        file.write_all(&batch).await?;
-        file.flush().await?;
+        if !batch.is_empty() {
+            let _ = batches.send(batch).await;
+        }
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => {
+    drop(batches);
+    let stored = writer.await.map_err(std::io::Error::other).and_then(|r| r);
+    match (received, stored) {
+        (Ok(()), Ok(())) => {
             session.size += written;
             Ok(written)
         }
-        Err(e) => {
+        (received, stored) => {
             session.hasher = before_hash;
-            file.set_len(session.size).await?;
-            Err(e)
+            let f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&session.path)
+                .await?;
+            f.set_len(session.size).await?;
+            Err(match (received, stored) {
+                (Err(e), _) => e,
+                (_, Err(e)) => e.into(),
+                _ => unreachable!("both succeeded"),
+            })
         }
     }
+}
+
+/// Batches in flight between the receiving task and the disk writer.
+const WRITE_QUEUE: usize = 4;
+
+/// A blocking thread writing the batches it is sent to `path`, from `offset` on, in order.
+fn spawn_writer(
+    path: PathBuf,
+    offset: u64,
+) -> (
+    tokio::sync::mpsc::Sender<Vec<u8>>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    use std::io::{Seek, Write};
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        while let Some(batch) = rx.blocking_recv() {
+            file.write_all(&batch)?;
+        }
+        Ok(())
+    });
+    (tx, writer)
 }
 
 /// Undo the last `written` bytes of an append.
