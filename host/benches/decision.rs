@@ -1,8 +1,12 @@
 //! Per-decision cost of the default authorizer plugin, on a warm instance and on a fresh
-//! instance per call, plus the cost of an htpasswd check. Run: `cargo bench -p portcullis
+//! instance per call, plus the cost of an htpasswd check — each as a request pays it: through
+//! the plugin's bounded call pool, off the async workers. Run: `cargo bench -p portcullis
 //! --bench decision`. Prints one line per figure and writes `target/bench/decision.json`.
 
-use portcullis::plugins::types::{AccessRequest, Action, BasicCredentials, Identity, Resource};
+use portcullis::plugins::kv::KvLimits;
+use portcullis::plugins::model::{
+    AccessRequest, Action, BasicCredentials, Identity, RequestContext, Resource,
+};
 use portcullis::plugins::{builtin, Authn, Authz, Limits, PluginRuntime, PluginSpec, Source};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -47,33 +51,36 @@ fn measure(rounds: usize, iterations: u32, mut f: impl FnMut()) -> Duration {
 fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     let runtime = PluginRuntime::new(dir.join("cache"), &dir.join("kv.redb"))?;
+    let rt = tokio::runtime::Runtime::new()?;
     let limits = |reuse| Limits {
         deadline: Duration::from_secs(5),
         memory: 128 << 20,
         reuse,
+        concurrency: portcullis::plugins::CONCURRENCY,
+        queue_timeout: Duration::from_secs(5),
     };
     let spec = |name: &str, config: String, reuse| PluginSpec {
         name: name.into(),
         source: Source::Builtin(builtin(name).expect("embedded plugin")),
         config,
         limits: limits(reuse),
+        kv: KvLimits::default(),
+        log_per_second: portcullis::plugins::LINES_PER_SECOND,
     };
     let request = AccessRequest {
-        identity: Some(Identity {
-            username: "alice".into(),
-            groups: vec![],
-            source: "htpasswd".into(),
-        }),
+        identity: Some(Identity::new("alice", vec![], "htpasswd")),
         resource: Resource::Repository("team7/service".into()),
         action: Action::Create,
         reference: Some("v1.2.3".into()),
+        context: RequestContext::default(),
+        claims: None,
     };
     let mut results = serde_json::Map::new();
     for (reuse, label, iterations) in [(true, "warm", 100_000), (false, "fresh", 2_000)] {
         let plugin =
             runtime.load::<Authz>(&spec("access-control", access_control().to_string(), reuse))?;
         let per_call = measure(5, iterations, || {
-            let decision = plugin.authorize(&request).expect("decision");
+            let decision = rt.block_on(plugin.authorize(&request)).expect("decision");
             std::hint::black_box(decision);
         });
         println!(
@@ -99,7 +106,10 @@ fn main() -> anyhow::Result<()> {
         password: "alice".into(),
     };
     let per_check = measure(3, 5, || {
-        std::hint::black_box(authn.authenticate(&credentials).expect("verdict"));
+        std::hint::black_box(
+            rt.block_on(authn.authenticate(&credentials))
+                .expect("verdict"),
+        );
     });
     println!(
         "htpasswd bcrypt (cost 10) check: {:.1} ms",

@@ -2,7 +2,8 @@
 //! Used for content (storage) and for compiled plugins (the compile cache).
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Name prefix of temporary files (never a digest, so never mistaken for content).
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -78,4 +79,58 @@ pub fn age(meta: &std::fs::Metadata) -> std::time::Duration {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     std::time::Duration::from_secs(now.saturating_sub(newest).max(0) as u64)
+}
+
+/// What identifies the versions of a set of files: each one's modification time, size and inode
+/// (so an atomic replace, as Kubernetes does with its `..data` links, is seen too), or nothing
+/// for a missing file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint(Vec<Option<(SystemTime, u64, u64)>>);
+
+impl Fingerprint {
+    /// The current fingerprint of `paths`.
+    pub fn of(paths: &[PathBuf]) -> Fingerprint {
+        use std::os::unix::fs::MetadataExt;
+        Fingerprint(
+            paths
+                .iter()
+                .map(|p| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .and_then(|m| Some((m.modified().ok()?, m.len(), m.ino())))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Read a file that another program may be writing: the content is returned only once the
+/// file's fingerprint was the same before and after reading it (and a short pause later), so a
+/// half-written file is never taken for the whole. A missing file reads as `None`.
+pub fn read_stable(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    const ATTEMPTS: usize = 20;
+    const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+    let files = [path.to_owned()];
+    for _ in 0..ATTEMPTS {
+        let before = Fingerprint::of(&files);
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        std::thread::sleep(SETTLE);
+        if Fingerprint::of(&files) == before {
+            return Ok(Some(bytes));
+        }
+    }
+    Err(io::Error::other(format!(
+        "{} kept changing while it was read",
+        path.display()
+    )))
+}
+
+/// Mark a file as just stored: its modification time becomes now, so age-based collection
+/// counts from this moment.
+pub fn touch(path: &Path) -> io::Result<()> {
+    std::fs::File::open(path)?.set_modified(SystemTime::now())
 }

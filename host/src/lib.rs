@@ -11,5 +11,6 @@ pub mod logging;
 pub mod metrics;
 pub mod oci;
 pub mod plugins;
+pub mod pool;
 pub mod server;
 pub mod storage;

@@ -51,10 +51,25 @@ impl Default for Metrics {
     }
 }
 
+/// The label of a method: the ones the API uses, or `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 impl Metrics {
-    /// Count one request.
+    /// Count one request. The method label takes a fixed set of values (any other method is
+    /// `OTHER`), so clients cannot create series at will.
     pub fn observe(&self, method: &Method, status: u16, latency: Duration) {
-        let method = method.as_str().to_owned();
+        let method = method_label(method).to_owned();
         self.requests
             .get_or_create(&RequestLabels {
                 method: method.clone(),

@@ -3,7 +3,7 @@
 //! while clients keep pulling.
 
 use portcullis_tests::oci::{error_code, media, sha256};
-use portcullis_tests::{client, fixture_plugin, htpasswd, start_gated, Registry, Setup};
+use portcullis_tests::{client, fixture_plugin, htpasswd, start_gated, Registry, Setup, Stop};
 use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -458,14 +458,14 @@ fn hostile_plugins_fail_closed_and_everyone_else_is_served() {
         let reg = hostile(fixture);
         let url = reg.url.clone();
         seed(&reg, "ok/repo", "v1", "x");
-        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = Stop::new();
         std::thread::scope(|s| {
             let pullers: Vec<_> = (0..3)
                 .map(|_| {
                     s.spawn(|| {
                         let c = client();
                         let mut n = 0;
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                        while stop.running() || n < 20 {
                             let r = c
                                 .get(format!("{url}/v2/ok/repo/manifests/v1"))
                                 .basic_auth("alice", Some("alice-pw"))
@@ -492,7 +492,7 @@ fn hostile_plugins_fail_closed_and_everyone_else_is_served() {
                     started.elapsed()
                 );
             }
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            stop.stop();
             for p in pullers {
                 assert!(p.join().unwrap() >= 20);
             }
@@ -508,6 +508,119 @@ fn hostile_plugins_fail_closed_and_everyone_else_is_served() {
             assert!(logs.contains("deadline exceeded"), "{logs}");
         }
     }
+}
+
+/// A registry whose authorizer is the hostile fixture (contract 0.2), with a small kv quota.
+fn hostile_authorizer() -> Registry {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let config = setup.config(json!({
+        "http": {"auth": {"htpasswd": {"path": file}}},
+        "plugins": {
+            "authorizer": {"path": fixture_plugin("hostile-authorizer"), "name": "hostile",
+                           "timeoutMs": 250, "memoryLimitMb": 32},
+            "kvQuotaMb": 1,
+            "logLinesPerSecond": 5,
+        },
+    }));
+    setup.start(config)
+}
+
+#[test]
+fn a_hostile_authorizer_costs_its_own_callers_only() {
+    let reg = hostile_authorizer();
+    seed(&reg, "ok/repo", "v1", "x");
+    let url = reg.url.clone();
+    let stop = Stop::new();
+    let latencies = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        let clients: Vec<_> = (0..50)
+            .map(|i| {
+                let (url, stop, latencies) = (&url, &stop, &latencies);
+                s.spawn(move || {
+                    let c = client();
+                    let mut served = 0;
+                    while stop.running() || served < 5 {
+                        let path = if i % 5 == 0 {
+                            "/v2/"
+                        } else {
+                            "/v2/ok/repo/manifests/v1"
+                        };
+                        let started = Instant::now();
+                        let r = c
+                            .get(format!("{url}{path}"))
+                            .basic_auth("alice", Some("alice-pw"))
+                            .send()
+                            .expect("a well-behaved request lost its connection");
+                        assert_eq!(r.status(), 200, "a well-behaved request failed: {path}");
+                        latencies.lock().unwrap().push(started.elapsed());
+                        served += 1;
+                    }
+                    served
+                })
+            })
+            .collect();
+        let alice = |path: &str| {
+            let started = Instant::now();
+            let r = client()
+                .get(format!("{url}{path}"))
+                .basic_auth("alice", Some("alice-pw"))
+                .send()
+                .expect("the hostile request must be answered, not dropped");
+            (r.status().as_u16(), started.elapsed(), r.text().unwrap())
+        };
+        for round in 0..2 {
+            // Printing is allowed (the manifest is just not there): the connection survives.
+            for allowed in ["print", "kv-flood", "log-flood"] {
+                let (status, took, _) = alice(&format!("/v2/hostile/{allowed}/manifests/x"));
+                assert_eq!(status, 404, "{allowed} (round {round})");
+                assert!(took < Duration::from_secs(10), "{allowed} took {took:?}");
+            }
+            // Traps, overruns and host-call sleeps are denials, answered promptly.
+            for failing in ["panic", "loop", "bomb", "sleep"] {
+                let (status, took, body) = alice(&format!("/v2/hostile/{failing}/manifests/x"));
+                assert_eq!(status, 403, "{failing} (round {round}): {body}");
+                assert!(body.contains("the access decision failed"), "{body}");
+                assert!(took < Duration::from_secs(5), "{failing} took {took:?}");
+            }
+        }
+        stop.stop();
+        for c in clients {
+            assert!(c.join().unwrap() >= 5);
+        }
+    });
+    let mut latencies = latencies.into_inner().unwrap();
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(
+        p99 < Duration::from_secs(2),
+        "well-behaved requests saw a latency cliff: p99 {p99:?} over {} requests",
+        latencies.len()
+    );
+    let logs = reg.logs();
+    let joined = logs.join("\n");
+    assert!(
+        joined.contains("hostile authorizer printing line 0 to stdout"),
+        "stdout reaches the log"
+    );
+    assert!(
+        joined.contains("suppressed"),
+        "floods are cut: {}",
+        logs.len()
+    );
+    let flood_lines = logs
+        .iter()
+        .filter(|l| l.contains("hostile authorizer"))
+        .count();
+    assert!(
+        flood_lines < 2_000,
+        "{flood_lines} plugin lines reached the log"
+    );
+    let kv = std::fs::metadata(reg.root.join("_portcullis/plugins.redb"))
+        .unwrap()
+        .len();
+    assert!(kv < 16 << 20, "the kv quota bounds the store: {kv} bytes");
 }
 
 #[test]
@@ -547,12 +660,12 @@ fn custom_authorizer_swapped_in_while_clients_pull() {
     let (_, m1) = seed_as(&reg, "alice", "app", "v1.0", "one");
     let (_, m2) = seed_as(&reg, "alice", "app", "latest", "two");
     let url = reg.url.clone();
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = Stop::new();
     std::thread::scope(|s| {
         let puller = s.spawn(|| {
             let c = client();
             let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while stop.running() {
                 let r = c
                     .get(format!("{url}/v2/app/manifests/v1.0"))
                     .send()
@@ -605,7 +718,7 @@ fn custom_authorizer_swapped_in_while_clients_pull() {
         .unwrap();
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(alice.put_manifest("app", "v1.0", &m2).status(), 403);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.stop();
         assert!(puller.join().unwrap() > 10);
     });
     let logs = reg.logs().join("\n");

@@ -296,3 +296,37 @@ pub fn require(program: &str) -> bool {
     eprintln!("skipping: {program} not installed (run scripts/install-test-deps)");
     false
 }
+
+/// A stop flag for background load in a test. It also trips by itself after two minutes, so
+/// that a test whose main thread fails never leaves its load threads (and itself) running.
+pub struct Stop {
+    flag: std::sync::atomic::AtomicBool,
+    started: std::time::Instant,
+}
+
+impl Stop {
+    /// A flag that is not set.
+    pub fn new() -> Stop {
+        Stop {
+            flag: std::sync::atomic::AtomicBool::new(false),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Ask the load to stop.
+    pub fn stop(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the load should go on.
+    pub fn running(&self) -> bool {
+        !self.flag.load(std::sync::atomic::Ordering::Relaxed)
+            && self.started.elapsed() < Duration::from_secs(120)
+    }
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop::new()
+    }
+}

@@ -6,16 +6,12 @@ use super::route::Route;
 use crate::gate::{Access, Action};
 use crate::oci::name::is_valid_tag;
 use crate::oci::{Reference, RepoName};
-use crate::storage::Storage;
+use crate::storage::{IndexView, TagExpectation};
 use axum::http::Method;
 
-/// The accesses a request needs; an empty list for repository-less routes.
-pub async fn required(
-    storage: &Storage,
-    route: &Route,
-    method: &Method,
-    query: &Query,
-) -> Result<Vec<Access>, ApiError> {
+/// The accesses a request needs; an empty list for repository-less routes. (A manifest push
+/// depends on the repository's tags: see [`manifest_write`].)
+pub fn required(route: &Route, method: &Method) -> Result<Vec<Access>, ApiError> {
     let one = |repository: &RepoName, action: Action, reference: Option<String>| {
         Ok(vec![Access {
             repository: repository.clone(),
@@ -42,9 +38,6 @@ pub async fn required(
         Route::UploadStart(name) => one(name, Action::Create, None),
         Route::Upload(name, _) if method == Method::DELETE => one(name, Action::Delete, None),
         Route::Upload(name, _) => one(name, Action::Create, None),
-        Route::Manifest(name, reference) if method == Method::PUT => {
-            manifest_write(storage, name, reference, &push_tags(query)?).await
-        }
         Route::Manifest(name, reference) => match read_or_delete(method) {
             Some(action) => one(name, action, Some(reference.to_string())),
             None => Err(ApiError::method_not_allowed()),
@@ -69,54 +62,60 @@ pub fn push_tags(query: &Query) -> Result<Vec<String>, ApiError> {
     Ok(tags)
 }
 
-/// zot's create/update rule: writing a tag that exists is `update`, a new one `create`; a push
-/// by digest needs `create` on the digest when it adds a tag or none, `update` when it moves one.
-async fn manifest_write(
-    storage: &Storage,
+/// zot's create/update rule, against the repository as `view` shows it (None: no repository
+/// yet): writing a tag that exists is `update`, a new one `create`; a push by digest needs
+/// `create` on the digest when it adds a tag or none, `update` when it moves one. Returns the
+/// accesses and the tag states they were decided on, which the write checks again under the
+/// repository's lock.
+pub fn manifest_write(
+    view: Option<&IndexView>,
     name: &RepoName,
     reference: &Reference,
     extra_tags: &[String],
-) -> Result<Vec<Access>, ApiError> {
+) -> (Vec<Access>, Vec<TagExpectation>) {
     let access = |action, reference: String| Access {
         repository: name.clone(),
         action,
         reference: Some(reference),
     };
-    let action_for_tag = |exists: bool| {
-        if exists {
+    let exists = |tag: &str| view.is_some_and(|v| v.find_tag(tag).is_some());
+    let action_for = |existed: bool| {
+        if existed {
             Action::Update
         } else {
             Action::Create
         }
     };
-    match reference {
-        Reference::Tag(tag) => {
-            let exists = storage.tag_exists(name, tag).await?;
-            let mut out = vec![access(action_for_tag(exists), tag.clone())];
-            for t in extra_tags.iter().filter(|t| *t != tag) {
-                out.push(access(
-                    action_for_tag(storage.tag_exists(name, t).await?),
-                    t.clone(),
-                ));
-            }
-            Ok(out)
+    let mut tags: Vec<&str> = Vec::new();
+    if let Reference::Tag(t) = reference {
+        tags.push(t);
+    }
+    tags.extend(
+        extra_tags
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !matches!(reference, Reference::Tag(r) if r == t)),
+    );
+    let expected: Vec<TagExpectation> = tags
+        .iter()
+        .map(|t| TagExpectation {
+            tag: (*t).to_owned(),
+            existed: exists(t),
+        })
+        .collect();
+    let mut accesses: Vec<Access> = expected
+        .iter()
+        .map(|e| access(action_for(e.existed), e.tag.clone()))
+        .collect();
+    if let Reference::Digest(digest) = reference {
+        let any_new = expected.is_empty() || expected.iter().any(|e| !e.existed);
+        let any_existing = expected.iter().any(|e| e.existed);
+        if any_new {
+            accesses.push(access(Action::Create, digest.to_string()));
         }
-        Reference::Digest(digest) => {
-            let mut out = Vec::new();
-            let (mut any_new, mut any_existing) = (extra_tags.is_empty(), false);
-            for t in extra_tags {
-                let exists = storage.tag_exists(name, t).await?;
-                any_new |= !exists;
-                any_existing |= exists;
-                out.push(access(action_for_tag(exists), t.clone()));
-            }
-            if any_new {
-                out.push(access(Action::Create, digest.to_string()));
-            }
-            if any_existing {
-                out.push(access(Action::Update, digest.to_string()));
-            }
-            Ok(out)
+        if any_existing {
+            accesses.push(access(Action::Update, digest.to_string()));
         }
     }
+    (accesses, expected)
 }

@@ -21,7 +21,7 @@ pub async fn get(
     method: &Method,
     headers: &HeaderMap,
 ) -> Reply {
-    let mut blob = storage.open_blob(name, digest).await?;
+    let blob = storage.open_blob(name, digest).await?;
     let range = blob_range(header(headers, "range"), blob.size);
     let (status, start, len) = match range {
         BlobRange::Full => (StatusCode::OK, 0, blob.size),
@@ -38,10 +38,11 @@ pub async fn get(
     let mut response = if method == Method::HEAD {
         empty_with_length(status, len)
     } else {
+        let mut file = tokio::fs::File::from_std(blob.file);
         if start > 0 {
-            blob.file.seek(std::io::SeekFrom::Start(start)).await?;
+            file.seek(std::io::SeekFrom::Start(start)).await?;
         }
-        let stream = tokio_util::io::ReaderStream::with_capacity(blob.file.take(len), READ_CHUNK);
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
         (status, Body::from_stream(stream)).into_response()
     };
     let h = response.headers_mut();

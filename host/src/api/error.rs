@@ -1,9 +1,11 @@
 //! Errors in the distribution spec's shape: `{"errors":[{"code","message","detail"}]}`.
 
-use crate::storage::StorageError;
+use crate::gate::Refusal;
+use crate::storage::{BodyError, StorageError};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::time::Duration;
 
 /// An error answered to the client.
 #[derive(Debug)]
@@ -44,14 +46,27 @@ impl ApiError {
         self
     }
 
-    /// 400 NAME_INVALID.
-    pub fn name_invalid(name: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "NAME_INVALID",
-            "invalid repository name",
-        )
-        .with_detail(json!({ "name": truncate(name) }))
+    /// 400 NAME_INVALID, saying why.
+    pub fn name_invalid(name: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", why.to_string())
+            .with_detail(json!({ "name": truncate(name) }))
+    }
+
+    /// 408: the request body was too slow.
+    pub fn request_timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "BLOB_UPLOAD_INVALID", message)
+    }
+
+    /// 429 TOOMANYREQUESTS with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: Duration) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", message)
+            .with_header("Retry-After", retry_seconds(retry_after))
+    }
+
+    /// 503 UNAVAILABLE with `Retry-After`.
+    pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", message)
+            .with_header("Retry-After", retry_seconds(retry_after))
     }
 
     /// 400 DIGEST_INVALID.
@@ -81,6 +96,43 @@ impl ApiError {
     /// 404 for a path that is no API route.
     pub fn not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least one.
+fn retry_seconds(d: Duration) -> String {
+    d.as_secs_f64().ceil().max(1.0).to_string()
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::Unauthenticated { reason, challenge } => {
+                let e = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "authentication required",
+                )
+                .with_detail(json!({ "reason": reason }));
+                match challenge {
+                    Some(c) => e.with_header("WWW-Authenticate", c),
+                    None => e,
+                }
+            }
+            Refusal::Denied { reason } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "DENIED",
+                "requested access to the resource is denied",
+            )
+            .with_detail(json!({ "reason": reason })),
+            Refusal::Throttled { retry_after } => {
+                ApiError::too_many_requests("too many failed logins; retry later", retry_after)
+            }
+            Refusal::Unavailable { retry_after } => ApiError::unavailable(
+                "the registry is busy deciding other requests; retry shortly",
+                retry_after,
+            ),
+        }
     }
 }
 
@@ -115,7 +167,36 @@ impl From<StorageError> for ApiError {
             StorageError::ManifestCollision => {
                 ApiError::new(S::CONFLICT, "MANIFEST_INVALID", e.to_string())
             }
-            StorageError::Body(m) => ApiError::upload_invalid(format!("request body: {m}")),
+            StorageError::Body(BodyError::TooSlow(m)) => ApiError::request_timeout(m),
+            StorageError::Body(BodyError::Broken(m)) => {
+                ApiError::upload_invalid(format!("request body: {m}"))
+            }
+            StorageError::TagChanged(_) => {
+                ApiError::new(S::CONFLICT, "MANIFEST_INVALID", e.to_string())
+            }
+            StorageError::TooLarge { .. } => {
+                ApiError::new(S::PAYLOAD_TOO_LARGE, "SIZE_INVALID", e.to_string())
+            }
+            StorageError::TooManyUploads { .. } => {
+                ApiError::too_many_requests(e.to_string(), Duration::from_secs(5))
+            }
+            StorageError::TooManyRepositories(_) => {
+                ApiError::new(S::FORBIDDEN, "DENIED", e.to_string())
+            }
+            StorageError::NameInvalid => {
+                ApiError::new(S::BAD_REQUEST, "NAME_INVALID", e.to_string())
+            }
+            StorageError::Full => {
+                tracing::error!("storage is full: writes fail until space is freed");
+                ApiError::new(
+                    S::INSUFFICIENT_STORAGE,
+                    "UNKNOWN",
+                    "the registry's storage is full; nothing was stored",
+                )
+            }
+            StorageError::Busy(busy) => {
+                ApiError::unavailable(busy.to_string(), Duration::from_secs(1))
+            }
             StorageError::Io(io) => {
                 tracing::error!(error = %io, "storage failure");
                 ApiError::new(

@@ -58,23 +58,32 @@ pub async fn tags(storage: &Storage, name: &RepoName, query: &Query) -> Reply {
     ))
 }
 
-/// GET `/v2/_catalog`: the repositories the caller may read, paged after filtering.
+/// Repositories offered to the authorizer's catalog filter in one call.
+const FILTER_BATCH: usize = 1000;
+
+/// GET `/v2/_catalog`: the repositories the caller may read, paged after filtering. The
+/// authorizer sees candidates in batches, so a page costs a call per thousand repositories,
+/// not one per repository.
 pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply {
     let n = page_size(query)?;
     let mut last = query.get("last").map(str::to_owned);
     let mut repos: Vec<String> = Vec::new();
-    let more = loop {
-        let want = n.map(|n| n - repos.len());
-        let (candidates, more) = storage.catalog_page(want.map(|w| w.max(1)), last.as_deref());
-        if want == Some(0) {
-            break !candidates.is_empty();
+    let more = 'pages: loop {
+        if n == Some(repos.len()) {
+            break !storage.catalog_page(Some(1), last.as_deref()).0.is_empty();
         }
+        let (candidates, more_after) = storage.catalog_page(Some(FILTER_BATCH), last.as_deref());
         let Some(end) = candidates.last().cloned() else {
             break false;
         };
-        repos.extend(caller.filter_catalog(candidates));
+        for visible in caller.filter_catalog(candidates).await? {
+            if n == Some(repos.len()) {
+                break 'pages true;
+            }
+            repos.push(visible);
+        }
         last = Some(end);
-        if !more {
+        if !more_after {
             break false;
         }
     };

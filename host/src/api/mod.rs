@@ -2,6 +2,7 @@
 
 pub mod access;
 mod blobs;
+pub mod body;
 pub mod error;
 pub mod headers;
 mod listing;
@@ -11,11 +12,12 @@ pub mod route;
 mod telemetry;
 mod uploads;
 
-use crate::gate::{Access, Action, Gate};
+use crate::gate::{Access, Action, Gate, Presentation, RequestContext, Target};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -23,7 +25,10 @@ use axum::Router;
 use error::ApiError;
 use query::Query;
 use route::Route;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
+pub use telemetry::Audit;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -33,6 +38,19 @@ pub struct AppState {
     pub gate: Arc<Gate>,
     /// Request metrics.
     pub metrics: Metrics,
+    /// Bounds on reading request bodies.
+    pub body: body::BodyLimits,
+    /// Deadline for sending a whole response (zot's `http.writeTimeout`).
+    pub write_timeout: Option<Duration>,
+}
+
+/// Facts about the connection a request came on, in its extensions (set by the listener).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The TLS protocol version, none for plain HTTP.
+    pub tls: Option<&'static str>,
 }
 
 /// Result of a handler.
@@ -50,19 +68,62 @@ pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
     router
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(
+            state.body,
+            body::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             telemetry::observe,
         ))
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let admitted = match state.gate.admit(&headers).await {
+/// What the gate needs of a request.
+fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
+    let peer = parts.extensions.get::<Peer>().copied();
+    let client = peer
+        .map(|p| p.addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let forwarded_for = header(&parts.headers, "x-forwarded-for")
+        .map(|h| {
+            h.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take(16)
+                .map(|s| s.chars().take(64).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    Presentation {
+        headers: &parts.headers,
+        client,
+        context: RequestContext {
+            method: parts.method.as_str().to_owned(),
+            user_agent: header(&parts.headers, "user-agent")
+                .map(|ua| ua.chars().take(512).collect()),
+            client_ip: client.to_string(),
+            forwarded_for,
+            tls_version: peer.and_then(|p| p.tls).map(str::to_owned),
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        },
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let admitted = match state
+        .gate
+        .admit(&presentation(&parts), Target::Metrics)
+        .await
+    {
         Ok(caller) => caller.authorize_metrics().await,
         Err(e) => Err(e),
     };
     if let Err(e) = admitted {
-        return e.into_response();
+        return ApiError::from(e).into_response();
     }
     let mut response = state.metrics.render().into_response();
     set(
@@ -75,34 +136,55 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 
 async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    match dispatch(&state, &parts.method, &parts.uri, &parts.headers, body).await {
+    if parts.method == Method::OPTIONS {
+        // zot answers OPTIONS without authentication (CORS preflights carry no credentials).
+        return empty_with_length(StatusCode::NO_CONTENT, 0);
+    }
+    let mut audit = Audit::default();
+    let mut response = match dispatch(&state, &parts, body, &mut audit).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
-    }
+    };
+    response.extensions_mut().insert(audit);
+    response
 }
 
 fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
-async fn dispatch(
-    state: &AppState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: Body,
-) -> Reply {
+async fn dispatch(state: &AppState, parts: &Parts, body: Body, audit: &mut Audit) -> Reply {
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
     let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let caller = state.gate.admit(headers).await?;
+    let caller = state
+        .gate
+        .admit(&presentation(parts), Target::Registry)
+        .await
+        .inspect_err(|e| audit.refused(e))?;
+    audit.identify(&caller);
     let route = Route::parse(rest, !is_read(method))?;
+    audit.route(&route);
     let query = Query::parse(uri.query());
     if route == Route::Base {
-        caller.authorize_base(headers).await?;
+        caller
+            .authorize_base(header(headers, "user-agent"))
+            .await
+            .inspect_err(|e| audit.refused(e))?;
     }
-    let accesses = access::required(&state.storage, &route, method, &query).await?;
-    caller.authorize(&accesses).await?;
     let storage = &state.storage;
+    if let (Route::Manifest(name, reference), &Method::PUT) = (&route, method) {
+        return manifests::put(
+            storage, &caller, name, reference, &query, headers, body, audit,
+        )
+        .await;
+    }
+    let accesses = access::required(&route, method)?;
+    caller
+        .authorize(&accesses)
+        .await
+        .inspect_err(|e| audit.refused(e))?;
+    audit.allowed();
     match route {
         Route::Base if is_read(method) => {
             let mut response = axum::Json(serde_json::json!({})).into_response();
@@ -118,18 +200,16 @@ async fn dispatch(
         }
         Route::Manifest(name, reference) => match *method {
             Method::GET | Method::HEAD => manifests::get(storage, &name, &reference, method).await,
-            Method::PUT => {
-                let tags = access::push_tags(&query)?;
-                manifests::put(storage, &name, &reference, &tags, headers, body).await
-            }
             Method::DELETE => {
                 let detect = !caller.is_open()
                     && matches!(reference, crate::oci::Reference::Digest(_))
-                    && caller.allows(&Access {
-                        repository: name.clone(),
-                        action: Action::DetectManifestCollision,
-                        reference: Some(reference.to_string()),
-                    });
+                    && caller
+                        .allows(&Access {
+                            repository: name.clone(),
+                            action: Action::DetectManifestCollision,
+                            reference: Some(reference.to_string()),
+                        })
+                        .await?;
                 manifests::delete(storage, &name, &reference, detect).await
             }
             _ => Err(ApiError::method_not_allowed()),
@@ -142,18 +222,23 @@ async fn dispatch(
             _ => Err(ApiError::method_not_allowed()),
         },
         Route::UploadStart(name) if method == Method::POST => {
-            let mount = uploads::mount_request(&query)?;
-            // A mount needs read access to its source; without `from` the source is unknown,
-            // so mounts are automatic only when no gate is configured.
-            let mount = mount.filter(|(_, from)| match from {
-                Some(from) => caller.allows(&Access {
-                    repository: from.clone(),
-                    action: Action::Read,
-                    reference: None,
-                }),
-                None => caller.is_open(),
-            });
-            uploads::start(storage, &name, &query, mount, body).await
+            let mount = match uploads::mount_request(&query)? {
+                // A mount needs read access to its source; without `from` the source is
+                // unknown, so mounts are automatic only when no gate is configured.
+                Some((digest, Some(from))) => {
+                    let readable = caller
+                        .allows(&Access {
+                            repository: from.clone(),
+                            action: Action::Read,
+                            reference: None,
+                        })
+                        .await?;
+                    readable.then_some((digest, Some(from)))
+                }
+                Some((digest, None)) => caller.is_open().then_some((digest, None)),
+                None => None,
+            };
+            uploads::start(storage, &name, &query, mount, headers, body).await
         }
         Route::Upload(name, id) => match *method {
             Method::PATCH => uploads::patch(storage, &name, &id, headers, body).await,

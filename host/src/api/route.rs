@@ -42,7 +42,7 @@ impl Route {
                 return Err(ApiError::not_found());
             }
             let name = parts[..end].join("/");
-            RepoName::parse(&name).map_err(|_| ApiError::name_invalid(&name))
+            RepoName::parse(&name).map_err(|e| ApiError::name_invalid(&name, e))
         };
         let digest_of = |s: &str| -> Result<Digest, ApiError> {
             s.parse()

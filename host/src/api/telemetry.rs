@@ -1,7 +1,10 @@
 //! One tracing span per request (method, path, status, latency), request metrics, and an audit
-//! line for every request that changes something.
+//! line for every request that changes something: who (identity and its source), from where,
+//! on what (repository, reference, digest), what the gate decided, and the status.
 
-use super::AppState;
+use super::route::Route;
+use super::{AppState, Peer};
+use crate::gate::{Caller, Refusal};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
@@ -10,11 +13,67 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
+/// What a request's audit line says beyond method, path and status (filled by the handler).
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    /// The caller's user name, none when anonymous.
+    pub identity: Option<String>,
+    /// Which authenticator vouched for the caller.
+    pub source: Option<String>,
+    /// The repository.
+    pub repository: Option<String>,
+    /// The tag or digest in the path.
+    pub reference: Option<String>,
+    /// The digest stored, for pushes.
+    pub digest: Option<String>,
+    /// The gate's decision: allowed, denied, unauthenticated, throttled, unavailable.
+    pub decision: Option<&'static str>,
+}
+
+impl Audit {
+    /// Record who the caller is.
+    pub fn identify(&mut self, caller: &Caller) {
+        if let Some(identity) = caller.identity() {
+            self.identity = Some(identity.username.clone());
+            self.source = Some(identity.source.clone());
+        }
+    }
+
+    /// Record what the route names.
+    pub fn route(&mut self, route: &Route) {
+        let (repository, reference) = match route {
+            Route::Base | Route::Catalog => (None, None),
+            Route::Tags(n) | Route::UploadStart(n) => (Some(n), None),
+            Route::Upload(n, id) => (Some(n), Some(id.clone())),
+            Route::Manifest(n, r) => (Some(n), Some(r.to_string())),
+            Route::Blob(n, d) | Route::Referrers(n, d) => (Some(n), Some(d.to_string())),
+        };
+        self.repository = repository.map(|n| n.as_str().to_owned());
+        self.reference = reference;
+    }
+
+    /// The gate allowed the request.
+    pub fn allowed(&mut self) {
+        self.decision = Some("allowed");
+    }
+
+    /// The gate refused the request.
+    pub fn refused(&mut self, refusal: &Refusal) {
+        self.decision = Some(match refusal {
+            Refusal::Unauthenticated { .. } => "unauthenticated",
+            Refusal::Denied { .. } => "denied",
+            Refusal::Throttled { .. } => "throttled",
+            Refusal::Unavailable { .. } => "unavailable",
+        });
+    }
+}
+
 /// Wrap a request with its span, metrics and audit record.
 pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     // The path only: query strings may one day carry credentials.
     let path = request.uri().path().to_owned();
+    let client = request.extensions().get::<Peer>().map(|p| p.addr.ip());
     let span = tracing::info_span!("request", method = %method, path = %path);
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -24,7 +83,25 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         tracing::info!(status, latency_us = latency.as_micros() as u64, "handled");
         let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         if mutating {
-            tracing::info!(target: "audit", method = %method, path = %path, status, "audit");
+            let audit = response
+                .extensions()
+                .get::<Audit>()
+                .cloned()
+                .unwrap_or_default();
+            tracing::info!(
+                target: "audit",
+                method = %method,
+                path = %path,
+                status,
+                client = client.map(|c| c.to_string()),
+                identity = audit.identity,
+                source = audit.source,
+                repository = audit.repository,
+                reference = audit.reference,
+                digest = audit.digest,
+                decision = audit.decision,
+                "audit"
+            );
         }
     });
     state.metrics.observe(&method, status, latency);
@@ -34,5 +111,8 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
             HeaderValue::from_static("registry/2.0"),
         );
     }
-    response
+    match state.write_timeout {
+        Some(limit) => super::body::with_deadline(response, limit),
+        None => response,
+    }
 }

@@ -19,7 +19,7 @@ pub fn mount_request(query: &Query) -> Result<Option<MountRequest>, ApiError> {
     };
     let digest = parse_digest(mount)?;
     let from = match query.get("from") {
-        Some(f) => Some(RepoName::parse(f).map_err(|_| ApiError::name_invalid(f))?),
+        Some(f) => Some(RepoName::parse(f).map_err(|e| ApiError::name_invalid(f, e))?),
         None => None,
     };
     Ok(Some((digest, from)))
@@ -32,8 +32,13 @@ pub async fn start(
     name: &RepoName,
     query: &Query,
     mount: Option<MountRequest>,
+    headers: &HeaderMap,
     body: Body,
 ) -> Reply {
+    if let Some(declared) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()) {
+        // Refused before a byte is stored (the body is then drained or the connection closed).
+        storage.check_blob_size(declared)?;
+    }
     if let Some((digest, from)) = mount {
         if storage.mount_blob(name, &digest, from.as_ref()).await? {
             return Ok(blob_created(name, &digest));
@@ -43,7 +48,7 @@ pub async fn start(
     } else if let Some(digest) = query.get("digest") {
         let digest = parse_digest(digest)?;
         storage
-            .put_blob(name, &digest, body.into_data_stream())
+            .put_blob(name, &digest, super::body::stream(body))
             .await?;
         return Ok(blob_created(name, &digest));
     }
@@ -61,7 +66,7 @@ pub async fn patch(
 ) -> Reply {
     let range = chunk_range(headers)?;
     let status = storage
-        .append_upload(name, id, range, body.into_data_stream())
+        .append_upload(name, id, range, super::body::stream(body))
         .await
         .map_err(|e| with_location(e.into(), name, id))?;
     Ok(session_reply(StatusCode::ACCEPTED, name, id, status.size))
@@ -82,7 +87,7 @@ pub async fn finish(
     let digest = parse_digest(digest)?;
     let range = chunk_range(headers)?;
     storage
-        .finish_upload(name, id, range, &digest, body.into_data_stream())
+        .finish_upload(name, id, range, &digest, super::body::stream(body))
         .await
         .map_err(|e| with_location(e.into(), name, id))?;
     Ok(blob_created(name, &digest))

@@ -1,8 +1,8 @@
-//! `http.auth` and `http.accessControl`, in zot's schema. Parsed (and so checked for unknown
-//! keys) by every command; enforced by the gate.
+//! `http.auth`, in zot's schema. Parsed (and so checked for unknown keys) by every command;
+//! enforced by the gate. (`http.accessControl` is the authorizer plugin's to parse.)
 
 use super::model::NamedMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::path::PathBuf;
 
 /// `http.auth`.
@@ -184,83 +184,11 @@ pub struct NamedExpression {
 }
 
 /// A CEL validation with its failure message.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct Validation {
     /// CEL expression that must be true.
     pub expression: String,
     /// Message when it is not.
     pub message: String,
-}
-
-/// `http.accessControl`.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub struct AccessControlConfig {
-    /// Named groups of users.
-    #[serde(default)]
-    pub groups: NamedMap<GroupConfig>,
-    /// Policies by repository glob.
-    #[serde(default)]
-    pub repositories: NamedMap<RepositoryPolicy>,
-    /// Rights that apply to every repository.
-    #[serde(default)]
-    pub adminpolicy: Option<Policy>,
-    /// Who may read `/metrics`.
-    #[serde(default)]
-    pub metrics: Option<MetricsAccess>,
-}
-
-/// `accessControl.groups.<name>`.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub struct GroupConfig {
-    /// Members.
-    #[serde(default)]
-    pub users: Vec<String>,
-}
-
-/// `accessControl.repositories.<glob>`.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub struct RepositoryPolicy {
-    /// Per-user and per-group grants.
-    #[serde(default)]
-    pub policies: Vec<Policy>,
-    /// Actions any authenticated user has.
-    #[serde(default)]
-    pub defaultpolicy: Vec<String>,
-    /// Actions anonymous users have.
-    #[serde(default)]
-    pub anonymouspolicy: Vec<String>,
-}
-
-/// A grant of actions to users and groups.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub struct Policy {
-    /// Users.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// Groups.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Actions granted.
-    #[serde(default)]
-    pub actions: Vec<String>,
-    /// CEL conditions that must all hold.
-    #[serde(default)]
-    pub conditions: Vec<Validation>,
-}
-
-/// `accessControl.metrics`.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
-pub struct MetricsAccess {
-    /// Users who may read metrics.
-    #[serde(default)]
-    pub users: Vec<String>,
-    /// `["read"]` lets anonymous clients read metrics.
-    #[serde(default)]
-    pub anonymouspolicy: Vec<String>,
 }

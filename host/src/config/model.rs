@@ -48,6 +48,21 @@ pub struct StorageConfig {
     /// How often garbage collection runs.
     #[serde(default = "default_gc_interval", deserialize_with = "duration")]
     pub gcinterval: Duration,
+    /// Most repositories the registry holds (zot's key; 0 or absent: no limit).
+    #[serde(default)]
+    pub maxrepos: Option<usize>,
+    /// Largest blob accepted, in bytes (absent: no limit).
+    #[serde(default)]
+    pub maxblobsize: Option<u64>,
+    /// Upload sessions open at once, in all repositories together.
+    #[serde(default)]
+    pub maxuploads: Option<usize>,
+    /// Upload sessions open at once in one repository.
+    #[serde(default)]
+    pub maxuploadsperrepository: Option<usize>,
+    /// An upload session idle this long is abandoned.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub uploadtimeout: Option<Duration>,
 }
 
 impl Default for StorageConfig {
@@ -58,6 +73,11 @@ impl Default for StorageConfig {
             gc: true,
             gcdelay: default_gc_delay(),
             gcinterval: default_gc_interval(),
+            maxrepos: None,
+            maxblobsize: None,
+            maxuploads: None,
+            maxuploadsperrepository: None,
+            uploadtimeout: None,
         }
     }
 }
@@ -94,9 +114,31 @@ pub struct HttpConfig {
     /// Authentication (the gate).
     #[serde(default)]
     pub auth: Option<super::auth::AuthConfig>,
-    /// Authorization (the gate).
+    /// Authorization (the gate): zot's `accessControl`, passed to the authorizer plugin, which
+    /// validates it (`verify` loads the plugins).
     #[serde(default)]
-    pub accesscontrol: Option<super::auth::AccessControlConfig>,
+    pub accesscontrol: Option<serde_json::Value>,
+    /// Deadline for reading a whole request, body included (zot's key; absent: none).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub readtimeout: Option<Duration>,
+    /// Deadline for writing a whole response (zot's key; absent: none).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub writetimeout: Option<Duration>,
+    /// Once a request's first byte arrives, its head must be complete within this.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub readheadertimeout: Option<Duration>,
+    /// A connection with no request in flight is closed after this long.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub idletimeout: Option<Duration>,
+    /// Connections served at once.
+    #[serde(default)]
+    pub maxconnections: Option<usize>,
+    /// Slowest accepted request body, bytes per second (0: no minimum).
+    #[serde(default)]
+    pub minbodyrate: Option<u64>,
+    /// The window over which the body rate is measured.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub bodyratewindow: Option<Duration>,
 }
 
 impl Default for HttpConfig {
@@ -109,6 +151,13 @@ impl Default for HttpConfig {
             tls: None,
             auth: None,
             accesscontrol: None,
+            readtimeout: None,
+            writetimeout: None,
+            readheadertimeout: None,
+            idletimeout: None,
+            maxconnections: None,
+            minbodyrate: None,
+            bodyratewindow: None,
         }
     }
 }
@@ -233,6 +282,11 @@ fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
             .map_err(|_| serde::de::Error::custom(format!("invalid port {s:?}")))?,
     };
     u16::try_from(value).map_err(|_| serde::de::Error::custom(format!("port {value} out of range")))
+}
+
+/// An optional [`duration`].
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 /// A duration in Go's notation (`1h`, `90m`, `1h30m`, `2.5s`, `500ms`) or a number of

@@ -23,6 +23,21 @@ pub struct PluginsConfig {
     /// Directory for compiled components (default `<rootDirectory>/_portcullis/plugin-cache`).
     #[serde(default)]
     pub cachedirectory: Option<PathBuf>,
+    /// Default calls of one plugin running at once.
+    #[serde(default)]
+    pub maxconcurrency: Option<usize>,
+    /// Longest wait for a plugin call slot before answering 503, in milliseconds.
+    #[serde(default)]
+    pub queuetimeoutms: Option<u64>,
+    /// Largest value a plugin may store in its key-value namespace, in KiB.
+    #[serde(default)]
+    pub kvvaluelimitkb: Option<u64>,
+    /// Most a plugin may store in its key-value namespace (keys and values), in MiB.
+    #[serde(default)]
+    pub kvquotamb: Option<u64>,
+    /// Lines per second a plugin may log (log calls, stdout and stderr together).
+    #[serde(default)]
+    pub loglinespersecond: Option<u32>,
 }
 
 /// One plugin: a built-in one by name, or a component file.
@@ -51,4 +66,7 @@ pub struct PluginRef {
     /// instance.
     #[serde(default)]
     pub reuseinstances: Option<bool>,
+    /// Calls of this plugin running at once.
+    #[serde(default)]
+    pub maxconcurrency: Option<usize>,
 }

@@ -72,26 +72,21 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             return fail(key, "not supported yet".into());
         }
     }
-    if let Some(access) = &config.http.accesscontrol {
-        let authenticates = config
-            .http
-            .auth
-            .as_ref()
-            .is_some_and(|a| a.htpasswd.is_some())
-            || config
-                .plugins
-                .as_ref()
-                .is_some_and(|p| p.authenticators.is_some());
-        let (anonymous, authenticated_only) = crate::gate::policy_kinds(access);
-        if !authenticates && (authenticated_only || !anonymous) {
-            return fail(
-                "http.accesscontrol",
-                "access control config requires one of htpasswd, ldap, openid or mTLS \
-                 authentication or using only 'anonymousPolicy' policies"
-                    .into(),
-            );
+    if config.http.maxconnections == Some(0) {
+        return fail("http.maxconnections", "must be at least 1".into());
+    }
+    for (key, value) in [
+        ("storage.maxuploads", config.storage.maxuploads),
+        (
+            "storage.maxuploadsperrepository",
+            config.storage.maxuploadsperrepository,
+        ),
+    ] {
+        if value == Some(0) {
+            return fail(key, "must be at least 1".into());
         }
     }
-    crate::gate::gate_config(config).map_err(|e| ConfigError(format!("{e:#}")))?;
+    crate::gate::gate_config(config, crate::gate::Reading::Start)
+        .map_err(|e| ConfigError(format!("{e:#}")))?;
     Ok(())
 }

@@ -1,12 +1,11 @@
-//! Reading credentials from a request, and remembering verified ones.
+//! Reading credentials from a request, and remembering verified (and refused) ones.
 
-use crate::plugins::types::{BasicCredentials, Identity};
+use crate::plugins::model::{BasicCredentials, Identity};
 use axum::http::HeaderMap;
 use base64::Engine as _;
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the request presented.
 pub enum Presented {
@@ -30,6 +29,11 @@ pub fn presented(headers: &HeaderMap) -> Presented {
     let Ok(value) = value.to_str() else {
         return Presented::Unusable("Authorization header is not text");
     };
+    parse_authorization(value)
+}
+
+/// Classify one `Authorization` header value.
+pub fn parse_authorization(value: &str) -> Presented {
     let value = value.trim();
     if value.is_empty() {
         return Presented::Nothing;
@@ -59,58 +63,87 @@ pub fn presented(headers: &HeaderMap) -> Presented {
     }
 }
 
-/// Identities of recently verified credentials, keyed by a salted hash of the credentials so
-/// that no secret is kept in memory. Dropped with its generation on every reload.
+/// A salted hash of credentials: what the caches key by, so that no secret is kept in memory.
+pub type CredentialKey = [u8; 32];
+
+/// Identities of recently verified credentials, and recently refused credentials, keyed by
+/// [`CredentialKey`]. Bounded in size; a verified entry lives [`CredentialCache`]'s time to
+/// live or until its credential expires, whichever is sooner,. Dropped with its generation on every reload.
 pub struct CredentialCache {
     salt: [u8; 16],
     ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], (Identity, Instant)>>,
+    verified: Cache<CredentialKey, (Identity, Instant)>,
+    refused: Cache<CredentialKey, ()>,
 }
 
-/// Entries kept at most; the cache is cleared when it would grow past this.
-const MAX_ENTRIES: usize = 10_000;
+/// Entries kept at most, per cache.
+const MAX_ENTRIES: u64 = 10_000;
+/// How long refused credentials are remembered (a client retrying the same wrong password
+/// costs nothing for this long).
+const REFUSED_TTL: Duration = Duration::from_secs(10);
 
 impl CredentialCache {
-    /// An empty cache whose entries live `ttl`.
+    /// An empty cache whose verified entries live at most `ttl`.
     pub fn new(ttl: Duration) -> CredentialCache {
         CredentialCache {
             salt: *uuid::Uuid::new_v4().as_bytes(),
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            verified: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build(),
+            refused: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(REFUSED_TTL)
+                .build(),
         }
     }
 
-    fn key(&self, c: &BasicCredentials) -> [u8; 32] {
+    /// The key of a username and secret.
+    pub fn key(&self, username: &str, secret: &str) -> CredentialKey {
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update((c.username.len() as u64).to_le_bytes());
-        h.update(c.username.as_bytes());
-        h.update(c.password.as_bytes());
+        h.update((username.len() as u64).to_le_bytes());
+        h.update(username.as_bytes());
+        h.update(secret.as_bytes());
         h.finalize().into()
     }
 
-    /// The identity these credentials were verified as, if recently.
-    pub fn get(&self, c: &BasicCredentials) -> Option<Identity> {
-        let key = self.key(c);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&key) {
-            Some((identity, at)) if at.elapsed() < self.ttl => Some(identity.clone()),
+    /// The identity a credential was verified as, if recently and still valid.
+    pub fn get(&self, key: &CredentialKey) -> Option<Identity> {
+        match self.verified.get(key) {
+            Some((identity, until)) if Instant::now() < until => Some(identity),
             Some(_) => {
-                entries.remove(&key);
+                self.verified.invalidate(key);
                 None
             }
             None => None,
         }
     }
 
-    /// Remember a verified identity.
-    pub fn put(&self, c: &BasicCredentials, identity: Identity) {
-        let key = self.key(c);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+    /// Whether a credential was refused recently.
+    pub fn was_refused(&self, key: &CredentialKey) -> bool {
+        self.refused.contains_key(key)
+    }
+
+    /// Remember a verified identity (until its credential expires, at most the cache's ttl).
+    pub fn put(&self, key: CredentialKey, identity: Identity) {
+        let mut ttl = self.ttl;
+        if let Some(expiry) = identity.expires_at_ms {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            ttl = ttl.min(Duration::from_millis(expiry.saturating_sub(now_ms)));
         }
-        entries.insert(key, (identity, Instant::now()));
+        if !ttl.is_zero() {
+            self.verified.insert(key, (identity, Instant::now() + ttl));
+        }
+    }
+
+    /// Remember refused credentials.
+    pub fn refuse(&self, key: CredentialKey) {
+        self.refused.insert(key, ());
     }
 }
 
@@ -145,7 +178,7 @@ mod tests {
             Presented::Unusable(_)
         ));
         assert!(matches!(
-            presented(&headers(&["Bearer x"])),
+            presented(&headers(&["Digest x"])),
             Presented::Unusable(_)
         ));
         assert!(matches!(
@@ -159,21 +192,23 @@ mod tests {
     }
 
     #[test]
-    fn cache_expires_and_distinguishes_passwords() {
+    fn cache_expires_and_distinguishes() {
         let cache = CredentialCache::new(Duration::from_millis(50));
-        let c = |p: &str| BasicCredentials {
-            username: "u".into(),
-            password: p.into(),
-        };
-        let id = Identity {
-            username: "u".into(),
-            groups: vec![],
-            source: "t".into(),
-        };
-        cache.put(&c("right"), id);
-        assert!(cache.get(&c("right")).is_some());
-        assert!(cache.get(&c("wrong")).is_none());
+        let id = Identity::new("u", vec![], "t");
+        cache.put(cache.key("u", "right"), id.clone());
+        assert!(cache.get(&cache.key("u", "right")).is_some());
+        assert!(cache.get(&cache.key("u", "wrong")).is_none());
         std::thread::sleep(Duration::from_millis(60));
-        assert!(cache.get(&c("right")).is_none());
+        assert!(cache.get(&cache.key("u", "right")).is_none());
+
+        let cache = CredentialCache::new(Duration::from_secs(60));
+
+        let mut expired = id;
+        expired.expires_at_ms = Some(1);
+        cache.put(cache.key("u", "old"), expired);
+        assert!(
+            cache.get(&cache.key("u", "old")).is_none(),
+            "an expired credential is never cached"
+        );
     }
 }

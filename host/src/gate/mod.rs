@@ -4,64 +4,34 @@
 //! The gate authenticates the caller with the authenticator plugins ([`Gate::admit`]) and asks
 //! the authorizer plugin about each access ([`Caller::authorize`]). Each request holds one
 //! [`Generation`] of plugins for its whole life, so a hot swap never changes the rules under
-//! a request in flight.
+//! a request in flight. The gate answers in its own terms ([`Refusal`]); the API renders them.
 
 mod credentials;
 mod reload;
 mod settings;
+mod throttle;
 
+pub use credentials::CredentialKey;
 pub use reload::watch;
-pub use settings::{gate_config, policy_kinds, GateConfig, Settings};
+pub use settings::{gate_config, GateConfig, Reading, Settings};
 
-use crate::api::error::ApiError;
+pub use crate::plugins::model::{Action, Identity, RequestContext};
+
 use crate::oci::RepoName;
-use crate::plugins::types::{self, AccessRequest, AuthnResult, Decision, Identity, Resource};
-use crate::plugins::{PluginRuntime, PluginSet};
+use crate::plugins::model::{AccessRequest, AuthnResult, Decision, Resource};
+use crate::plugins::{CallError, PluginRuntime, PluginSet};
 use arc_swap::ArcSwap;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use credentials::{CredentialCache, Presented};
-use serde_json::json;
-use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
+use throttle::Throttle;
 
-/// What a request wants to do to a repository (zot's actions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Pull: GET and HEAD.
-    Read,
-    /// Push something new: blob uploads, a new tag, a manifest by digest.
-    Create,
-    /// Move an existing tag.
-    Update,
-    /// Delete a manifest, tag, blob or upload.
-    Delete,
-    /// Refuse deleting a manifest that several tags name (asked before a delete by digest).
-    DetectManifestCollision,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Action::Read => "read",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::DetectManifestCollision => "detectManifestCollision",
-        })
-    }
-}
-
-impl From<Action> for types::Action {
-    fn from(a: Action) -> types::Action {
-        match a {
-            Action::Read => types::Action::Read,
-            Action::Create => types::Action::Create,
-            Action::Update => types::Action::Update,
-            Action::Delete => types::Action::Delete,
-            Action::DetectManifestCollision => types::Action::DetectManifestCollision,
-        }
-    }
-}
+/// The header zot's web UI sends: it enables session cookies and suppresses challenges.
+pub const UI_HEADER: &str = "x-zot-api-client";
+/// Its value.
+pub const UI_HEADER_VALUE: &str = "zot-ui";
 
 /// One permission a request needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +42,64 @@ pub struct Access {
     pub action: Action,
     /// The tag or digest acted on, when there is one.
     pub reference: Option<String>,
+}
+
+/// Why the gate stopped a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: authentication is needed (or failed). `challenge` is the `WWW-Authenticate` value
+    /// to send, none for zot's UI.
+    Unauthenticated {
+        /// Why, for the client.
+        reason: String,
+        /// The challenge.
+        challenge: Option<String>,
+    },
+    /// 403: the caller may not do this.
+    Denied {
+        /// Why, for the client.
+        reason: String,
+    },
+    /// 429: too many failed logins from this address or for this user.
+    Throttled {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// 503: a plugin's pool is saturated.
+    Unavailable {
+        /// When to try again.
+        retry_after: Duration,
+    },
+}
+
+/// What the gate needs to know of a request.
+#[derive(Clone, Debug)]
+pub struct Presentation<'a> {
+    /// Its headers (credentials, the UI header).
+    pub headers: &'a HeaderMap,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The request, for policies.
+    pub context: RequestContext,
+}
+
+impl Presentation<'_> {
+    fn is_ui(&self) -> bool {
+        self.headers
+            .get(UI_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case(UI_HEADER_VALUE))
+    }
+}
+
+/// What a request asks the gate to reach: zot admits anonymous requests to the registry only
+/// if some repository has an anonymous policy, and to the metrics only if metrics do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `/v2/…`.
+    Registry,
+    /// The metrics endpoint.
+    Metrics,
 }
 
 /// One configuration's plugins and settings.
@@ -93,13 +121,11 @@ impl Generation {
 
     /// No plugins: every request is allowed.
     pub fn open() -> Generation {
-        Generation::new(
-            PluginSet {
-                authenticators: Vec::new(),
-                authorizer: None,
-            },
-            Settings::default(),
-        )
+        Generation::new(PluginSet::empty(), Settings::default())
+    }
+
+    fn authenticates(&self) -> bool {
+        !self.plugins.authenticators.is_empty()
     }
 }
 
@@ -107,7 +133,11 @@ impl Generation {
 pub struct Gate {
     current: ArcSwap<Generation>,
     runtime: Option<Arc<PluginRuntime>>,
+    throttle: Throttle,
 }
+
+/// How long a saturated registry asks clients to wait.
+const RETRY_AFTER_BUSY: Duration = Duration::from_secs(1);
 
 impl Gate {
     /// A gate with no plugins and no way to get any (the embedded default).
@@ -115,6 +145,7 @@ impl Gate {
         Gate {
             current: ArcSwap::from_pointee(Generation::open()),
             runtime: None,
+            throttle: Throttle::default(),
         }
     }
 
@@ -123,12 +154,24 @@ impl Gate {
         Gate {
             current: ArcSwap::from_pointee(generation),
             runtime: Some(runtime),
+            throttle: Throttle::default(),
         }
     }
 
-    /// Load the plugins of `config` (blocking: compiles and configures them).
+    /// Load the plugins of `config` (blocking: compiles and configures them), and check what
+    /// zot checks of the result: access control that grants anything to authenticated users
+    /// needs some way to authenticate.
     pub fn load(runtime: &PluginRuntime, config: &GateConfig) -> anyhow::Result<Generation> {
-        let plugins = runtime.load_set(&config.authenticators, config.authorizer.as_ref())?;
+        let plugins = runtime.load_set(&config.set)?;
+        let anonymous = plugins.anonymous;
+        let only_anonymous =
+            !anonymous.authenticated_only && (anonymous.repositories || anonymous.metrics);
+        if config.access_control && plugins.authenticators.is_empty() && !only_anonymous {
+            anyhow::bail!(
+                "key `http.accesscontrol`: access control config requires one of htpasswd, \
+                 ldap, openid or mTLS authentication or using only 'anonymousPolicy' policies"
+            );
+        }
         Ok(Generation::new(plugins, config.settings.clone()))
     }
 
@@ -142,105 +185,151 @@ impl Gate {
         self.runtime.as_ref()
     }
 
-    /// Authenticate a request. Anonymous callers pass here; authorization decides later.
-    pub async fn admit(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    /// Authenticate a request. Anonymous callers pass when the configuration can grant the
+    /// target anything anonymously; authorization decides the rest.
+    pub async fn admit(
+        &self,
+        request: &Presentation<'_>,
+        target: Target,
+    ) -> Result<Caller, Refusal> {
         let generation = self.current.load_full();
-        if generation.plugins.authenticators.is_empty() {
-            return Ok(Caller {
-                generation,
-                identity: None,
-            });
+        let ui = request.is_ui();
+        let caller = |identity| Caller {
+            generation: generation.clone(),
+            identity,
+            context: request.context.clone(),
+            ui,
+        };
+        if !generation.authenticates() {
+            return Ok(caller(None));
         }
-        let credentials = match credentials::presented(headers) {
+        let credentials = match credentials::presented(request.headers) {
             Presented::Nothing => {
-                if !generation.settings.anonymous_possible {
-                    return Err(challenge(&generation, "authentication required").await);
+                let anonymous = generation.plugins.anonymous;
+                let admitted = match target {
+                    Target::Registry => anonymous.repositories,
+                    Target::Metrics => anonymous.metrics,
+                };
+                if !admitted {
+                    if ui {
+                        delay(&generation).await;
+                    }
+                    return Err(challenge(&generation, ui, "authentication required"));
                 }
-                return Ok(Caller {
-                    generation,
-                    identity: None,
-                });
+                return Ok(caller(None));
             }
-            Presented::Unusable(why) => return Err(failed(&generation, why).await),
+            Presented::Unusable(why) => return Err(failed(&generation, ui, why).await),
             Presented::Basic(c) => c,
         };
-        if let Some(identity) = generation.cache.get(&credentials) {
-            return Ok(Caller {
-                generation,
-                identity: Some(identity),
-            });
+        let key = generation
+            .cache
+            .key(&credentials.username, &credentials.password);
+        if let Some(identity) = generation.cache.get(&key) {
+            return Ok(caller(Some(identity)));
         }
-        let verdict = {
-            let generation = generation.clone();
-            let credentials = credentials.clone();
-            tokio::task::spawn_blocking(move || authenticate(&generation, &credentials))
-                .await
-                .unwrap_or_else(|e| Err(format!("authentication task failed: {e}")))
+        let wait = self.throttle.wait(request.client, &credentials.username);
+        if !wait.is_zero() {
+            tracing::warn!(client = %request.client, user = %credentials.username,
+                "login throttled after repeated failures");
+            return Err(Refusal::Throttled { retry_after: wait });
+        }
+        let verdict = if generation.cache.was_refused(&key) {
+            Err("the same credentials were refused moments ago".to_owned())
+        } else {
+            authenticate(&generation, &credentials).await?
         };
         match verdict {
             Ok(identity) => {
-                generation.cache.put(&credentials, identity.clone());
-                Ok(Caller {
-                    generation,
-                    identity: Some(identity),
-                })
+                generation.cache.put(key, identity.clone());
+                Ok(caller(Some(identity)))
             }
             Err(reason) => {
-                tracing::info!(user = %credentials.username, reason, "authentication failed");
-                Err(failed(&generation, "invalid credentials").await)
+                generation.cache.refuse(key);
+                self.throttle.failed(request.client, &credentials.username);
+                tracing::info!(user = %credentials.username, client = %request.client, reason,
+                    "authentication failed");
+                Err(failed(&generation, ui, "invalid credentials").await)
             }
         }
     }
 }
 
-/// Ask the authenticators in order; the first that claims the credentials decides.
-fn authenticate(generation: &Generation, c: &types::BasicCredentials) -> Result<Identity, String> {
+/// Ask the authenticators in order; the first that claims the credentials decides. The outer
+/// error is a saturated plugin (503), the inner one a refusal (401).
+async fn authenticate(
+    generation: &Generation,
+    c: &crate::plugins::model::BasicCredentials,
+) -> Result<Result<Identity, String>, Refusal> {
     for plugin in &generation.plugins.authenticators {
-        match plugin.authenticate(c) {
-            Ok(AuthnResult::Authenticated(identity)) => return Ok(identity),
+        match plugin.authenticate(c).await {
+            Ok(AuthnResult::Authenticated(identity)) => return Ok(Ok(identity)),
             Ok(AuthnResult::NotMine) => continue,
             Ok(AuthnResult::Rejected(reason)) => {
-                return Err(format!("{}: {reason}", plugin.name()))
+                return Ok(Err(format!("{}: {reason}", plugin.name())))
             }
-            Err(failure) => return Err(failure.to_string()),
+            Err(CallError::Unavailable(_)) => return Err(unavailable()),
+            Err(CallError::Failed(failure)) => return Ok(Err(failure.to_string())),
         }
     }
-    Err("no authenticator accepted the credentials".into())
+    Ok(Err("no authenticator accepted the credentials".into()))
+}
+
+fn unavailable() -> Refusal {
+    Refusal::Unavailable {
+        retry_after: RETRY_AFTER_BUSY,
+    }
 }
 
 /// An authenticated (or anonymous) caller, bound to the generation that admitted it.
 pub struct Caller {
     generation: Arc<Generation>,
     identity: Option<Identity>,
+    context: RequestContext,
+    ui: bool,
 }
 
 impl Caller {
+    /// The caller's identity, if authenticated.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
     /// The caller's user name, if authenticated.
     pub fn username(&self) -> Option<&str> {
         self.identity.as_ref().map(|i| i.username.as_str())
     }
 
-    fn decide(&self, resource: Resource, action: Action, reference: Option<String>) -> Decision {
+    async fn decide(
+        &self,
+        resource: Resource,
+        action: Action,
+        reference: Option<String>,
+    ) -> Result<Decision, Refusal> {
         let Some(authorizer) = &self.generation.plugins.authorizer else {
-            return Decision::Allow;
+            return Ok(Decision::Allow);
         };
         let request = AccessRequest {
             identity: self.identity.clone(),
             resource,
-            action: action.into(),
+            action,
             reference,
+            context: self.context.clone(),
+            claims: None,
         };
-        authorizer
-            .authorize(&request)
-            .unwrap_or_else(|_| Decision::Deny("the access decision failed".into()))
+        match authorizer.authorize(&request).await {
+            Ok(decision) => Ok(decision),
+            Err(CallError::Unavailable(_)) => Err(unavailable()),
+            Err(CallError::Failed(_)) => Ok(Decision::Deny("the access decision failed".into())),
+        }
     }
 
     /// Allow the request only if every access is allowed.
-    pub async fn authorize(&self, accesses: &[Access]) -> Result<(), ApiError> {
+    pub async fn authorize(&self, accesses: &[Access]) -> Result<(), Refusal> {
         for access in accesses {
             let resource = Resource::Repository(access.repository.as_str().to_owned());
-            if let Decision::Deny(reason) =
-                self.decide(resource, access.action, access.reference.clone())
+            if let Decision::Deny(reason) = self
+                .decide(resource, access.action, access.reference.clone())
+                .await?
             {
                 tracing::info!(user = ?self.username(), repository = %access.repository,
                     action = %access.action, reason, "denied");
@@ -251,12 +340,13 @@ impl Caller {
     }
 
     /// Whether one access would be allowed (for optional behaviour such as mounts).
-    pub fn allows(&self, access: &Access) -> bool {
+    pub async fn allows(&self, access: &Access) -> Result<bool, Refusal> {
         let resource = Resource::Repository(access.repository.as_str().to_owned());
-        matches!(
-            self.decide(resource, access.action, access.reference.clone()),
+        Ok(matches!(
+            self.decide(resource, access.action, access.reference.clone())
+                .await?,
             Decision::Allow
-        )
+        ))
     }
 
     /// Whether any gate is configured (mounts without `from` are only automatic without one).
@@ -265,55 +355,56 @@ impl Caller {
     }
 
     /// Allow reading the metrics endpoint.
-    pub async fn authorize_metrics(&self) -> Result<(), ApiError> {
-        match self.decide(Resource::Metrics, Action::Read, None) {
+    pub async fn authorize_metrics(&self) -> Result<(), Refusal> {
+        match self.decide(Resource::Metrics, Action::Read, None).await? {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.denied(&reason).await),
         }
     }
 
-    /// The base endpoint `/v2/`: zot's rules, including the challenge that makes Docker send
-    /// its stored credentials when anonymous and authenticated policies are mixed.
-    pub async fn authorize_base(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let settings = &self.generation.settings;
-        let anonymous =
-            self.identity.is_none() && !self.generation.plugins.authenticators.is_empty();
-        let docker = crate::api::header(headers, "user-agent")
-            .is_some_and(|ua| ua.contains("Docker-Client") || ua.starts_with("docker/"));
-        if anonymous && (!settings.anonymous_possible || (docker && settings.mixed_policies)) {
-            return Err(challenge(&self.generation, "authentication required").await);
+    /// The base endpoint `/v2/`: zot's challenge that makes Docker send its stored credentials
+    /// when anonymous and authenticated-only grants are mixed.
+    pub async fn authorize_base(&self, user_agent: Option<&str>) -> Result<(), Refusal> {
+        let anonymous = self.identity.is_none() && self.generation.authenticates();
+        let docker =
+            user_agent.is_some_and(|ua| ua.contains("Docker-Client") || ua.starts_with("docker/"));
+        let access = self.generation.plugins.anonymous;
+        if anonymous && docker && access.repositories && access.authenticated_only {
+            return Err(challenge(
+                &self.generation,
+                self.ui,
+                "authentication required",
+            ));
         }
         Ok(())
     }
 
     /// The challenge `/v2/` carries even when it answers 200, as zot does, whenever Basic
-    /// authentication is configured: clients such as skopeo and podman decide from it whether
-    /// to send their credentials at all.
+    /// authentication is configured (not for zot's UI): clients such as skopeo and podman
+    /// decide from it whether to send their credentials at all.
     pub fn base_challenge(&self) -> Option<String> {
-        (!self.generation.plugins.authenticators.is_empty())
-            .then(|| basic_challenge(&self.generation))
+        (self.generation.authenticates() && !self.ui).then(|| basic_challenge(&self.generation))
     }
 
     /// The repositories of a catalog page the caller may see.
-    pub fn filter_catalog(&self, names: Vec<String>) -> Vec<String> {
+    pub async fn filter_catalog(&self, names: Vec<String>) -> Result<Vec<String>, Refusal> {
         match &self.generation.plugins.authorizer {
-            None => names,
-            Some(a) => a
-                .filter_catalog(self.identity.as_ref(), &names)
-                .unwrap_or_default(),
+            None => Ok(names),
+            Some(a) => match a.filter_catalog(self.identity.as_ref(), names).await {
+                Ok(kept) => Ok(kept),
+                Err(CallError::Unavailable(_)) => Err(unavailable()),
+                Err(CallError::Failed(_)) => Ok(Vec::new()),
+            },
         }
     }
 
-    async fn denied(&self, reason: &str) -> ApiError {
+    async fn denied(&self, reason: &str) -> Refusal {
         delay(&self.generation).await;
         match self.identity {
-            None => challenge(&self.generation, reason).await,
-            Some(_) => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "DENIED",
-                "requested access to the resource is denied",
-            )
-            .with_detail(json!({ "reason": reason })),
+            None => challenge(&self.generation, self.ui, reason),
+            Some(_) => Refusal::Denied {
+                reason: reason.to_owned(),
+            },
         }
     }
 }
@@ -330,19 +421,16 @@ fn basic_challenge(generation: &Generation) -> String {
     format!("Basic realm=\"{realm}\"")
 }
 
-/// 401 with a Basic challenge.
-async fn challenge(generation: &Generation, reason: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHORIZED",
-        "authentication required",
-    )
-    .with_detail(json!({ "reason": reason }))
-    .with_header("WWW-Authenticate", basic_challenge(generation))
+/// 401 with a Basic challenge (none for zot's UI).
+fn challenge(generation: &Generation, ui: bool, reason: &str) -> Refusal {
+    Refusal::Unauthenticated {
+        reason: reason.to_owned(),
+        challenge: (!ui).then(|| basic_challenge(generation)),
+    }
 }
 
 /// 401 after presented credentials failed, after `failDelay`.
-async fn failed(generation: &Generation, reason: &str) -> ApiError {
+async fn failed(generation: &Generation, ui: bool, reason: &str) -> Refusal {
     delay(generation).await;
-    challenge(generation, reason).await
+    challenge(generation, ui, reason)
 }

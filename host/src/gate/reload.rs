@@ -3,28 +3,13 @@
 //! validate leaves the running one serving, and the log says why.
 
 use super::{gate_config, Gate};
+use crate::fsutil::Fingerprint;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// How often the watched files are checked.
 const POLL: Duration = Duration::from_millis(500);
-
-/// What identifies a file's version: modification time, size and inode (so an atomic
-/// replace, as Kubernetes does with its `..data` links, is seen too).
-type Fingerprint = Vec<Option<(SystemTime, u64, u64)>>;
-
-fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
-    use std::os::unix::fs::MetadataExt;
-    paths
-        .iter()
-        .map(|p| {
-            std::fs::metadata(p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len(), m.ino())))
-        })
-        .collect()
-}
 
 /// Watch `config_path` and the files its gate was built from; reload on change. Runs forever.
 pub async fn watch(gate: Arc<Gate>, config_path: PathBuf, watched: Vec<PathBuf>) {
@@ -32,10 +17,10 @@ pub async fn watch(gate: Arc<Gate>, config_path: PathBuf, watched: Vec<PathBuf>)
         return;
     };
     let mut files = files_of(&config_path, watched);
-    let mut seen = fingerprint(&files);
+    let mut seen = Fingerprint::of(&files);
     loop {
         tokio::time::sleep(POLL).await;
-        let now = fingerprint(&files);
+        let now = Fingerprint::of(&files);
         if now == seen {
             continue;
         }
@@ -45,7 +30,7 @@ pub async fn watch(gate: Arc<Gate>, config_path: PathBuf, watched: Vec<PathBuf>)
         let (runtime, path) = (runtime.clone(), config_path.clone());
         let loaded = tokio::task::spawn_blocking(move || {
             let config = crate::config::load_and_validate(&path)?;
-            let gate_config = gate_config(&config)?;
+            let gate_config = gate_config(&config, super::Reading::Reload)?;
             let generation = Gate::load(&runtime, &gate_config)?;
             Ok::<_, anyhow::Error>((generation, gate_config.watched))
         })
@@ -54,7 +39,7 @@ pub async fn watch(gate: Arc<Gate>, config_path: PathBuf, watched: Vec<PathBuf>)
             Ok(Ok((generation, watched))) => {
                 gate.swap(generation);
                 files = files_of(&config_path, watched);
-                seen = fingerprint(&files);
+                seen = Fingerprint::of(&files);
                 tracing::info!(config = %config_path.display(), "reloaded the plugin set");
             }
             Ok(Err(e)) => tracing::error!(

@@ -1,13 +1,13 @@
 //! Turning a configuration into a gate: zot's `http.auth` and `http.accessControl` become the
 //! default plugins' configurations; the `plugins` section replaces or adds plugins.
 
-use crate::config::auth::AccessControlConfig;
 use crate::config::plugins::PluginRef;
 use crate::config::Config;
-use crate::plugins::{builtin, Limits, PluginSpec, Source};
+use crate::plugins::kv::KvLimits;
+use crate::plugins::{builtin, Limits, PluginSpec, SetSpec, Source};
 use anyhow::Context;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Default deadline of an authenticator call (password hashing is slow by design).
@@ -26,21 +26,17 @@ pub struct Settings {
     pub realm: String,
     /// Wait before answering an authentication or authorization failure.
     pub fail_delay: Duration,
-    /// Some request may proceed anonymously (zot: some anonymousPolicy, or anonymous metrics).
-    /// With a custom authorizer this is always true: the plugin decides.
-    pub anonymous_possible: bool,
-    /// Anonymous and authenticated-only policies are mixed (zot's Docker `/v2/` challenge).
-    pub mixed_policies: bool,
 }
 
 /// A configuration's gate: settings, plugins to load, and files whose change reloads it.
 pub struct GateConfig {
     /// Behaviour.
     pub settings: Settings,
-    /// Authenticators in order.
-    pub authenticators: Vec<PluginSpec>,
-    /// The authorizer, if any (none: no gate).
-    pub authorizer: Option<PluginSpec>,
+    /// The plugins.
+    pub set: SetSpec,
+    /// Whether `http.accessControl` is configured (zot then requires a way to authenticate
+    /// unless the policies are anonymous-only).
+    pub access_control: bool,
     /// Files the plugin set was built from.
     pub watched: Vec<PathBuf>,
 }
@@ -48,15 +44,58 @@ pub struct GateConfig {
 impl GateConfig {
     /// Whether requests are decided by plugins at all.
     pub fn is_open(&self) -> bool {
-        self.authenticators.is_empty() && self.authorizer.is_none()
+        self.set.authenticators.is_empty() && self.set.authorizer.is_none()
+    }
+}
+
+/// When the gate's files are read: at start (and by `verify`) a missing file is a mistake to
+/// report; on a reload it is a revocation to honour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Start or `verify`: a missing htpasswd file refuses the configuration.
+    Start,
+    /// Hot reload: a missing htpasswd file means no user can log in.
+    Reload,
+}
+
+/// The content of the htpasswd file, read only once stable; on a reload a missing file is an
+/// empty one (no user can log in: revocation by deleting the file fails closed).
+fn htpasswd_text(path: &Path, reading: Reading) -> anyhow::Result<String> {
+    let read = crate::fsutil::read_stable(path)
+        .with_context(|| format!("cannot read htpasswd file {}", path.display()))?;
+    match read {
+        Some(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        None if reading == Reading::Start => {
+            anyhow::bail!(
+                "cannot read htpasswd file {}: it does not exist",
+                path.display()
+            )
+        }
+        None => {
+            tracing::warn!(path = %path.display(), "htpasswd file is missing: no user can log in with a password");
+            Ok(String::new())
+        }
     }
 }
 
 /// Build the gate of `config`, reading the files it names (htpasswd, plugin components).
-pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
+pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConfig> {
     let auth = config.http.auth.clone().unwrap_or_default();
     let access = config.http.accesscontrol.as_ref();
     let plugins = config.plugins.clone().unwrap_or_default();
+    let kv = KvLimits {
+        value: plugins
+            .kvvaluelimitkb
+            .map(|kb| (kb as usize) << 10)
+            .unwrap_or(crate::plugins::kv::VALUE_LIMIT),
+        total: plugins
+            .kvquotamb
+            .map(|mb| mb << 20)
+            .unwrap_or(crate::plugins::kv::QUOTA),
+    };
+    let log_per_second = plugins
+        .loglinespersecond
+        .unwrap_or(crate::plugins::LINES_PER_SECOND);
     let default_limits = |deadline: Duration| Limits {
         deadline: plugins
             .timeoutms
@@ -67,6 +106,21 @@ pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
             .map(|mb| (mb as usize) << 20)
             .unwrap_or(MEMORY_LIMIT),
         reuse: true,
+        concurrency: plugins
+            .maxconcurrency
+            .unwrap_or(crate::plugins::CONCURRENCY),
+        queue_timeout: plugins
+            .queuetimeoutms
+            .map(Duration::from_millis)
+            .unwrap_or(crate::plugins::QUEUE_TIMEOUT),
+    };
+    let spec_of = |name: &str, source: Source, config: String, limits: Limits| PluginSpec {
+        name: name.to_owned(),
+        source,
+        config,
+        limits,
+        kv,
+        log_per_second,
     };
     let mut watched = Vec::new();
     let htpasswd_config = |watched: &mut Vec<PathBuf>| -> anyhow::Result<String> {
@@ -75,10 +129,8 @@ pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
             .as_ref()
             .context("the htpasswd plugin needs http.auth.htpasswd.path")?
             .path;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read htpasswd file {}", path.display()))?;
         watched.push(path.clone());
-        Ok(json!({ "htpasswd": text }).to_string())
+        Ok(json!({ "htpasswd": htpasswd_text(path, reading)? }).to_string())
     };
     let access_config = || json!({ "accessControl": access }).to_string();
 
@@ -87,40 +139,45 @@ pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
             .iter()
             .map(|r| {
                 let defaults = default_limits(AUTHENTICATOR_DEADLINE);
-                spec(r, defaults, &mut watched, |name, watched| match name {
-                    "htpasswd" => htpasswd_config(watched),
-                    other => anyhow::bail!("no built-in authenticator named {other:?}"),
-                })
+                spec(
+                    r,
+                    defaults,
+                    &mut watched,
+                    &spec_of,
+                    |name, watched| match name {
+                        "htpasswd" => htpasswd_config(watched),
+                        other => anyhow::bail!("no built-in authenticator named {other:?}"),
+                    },
+                )
             })
             .collect::<anyhow::Result<Vec<_>>>()?,
-        None if auth.htpasswd.is_some() => vec![PluginSpec {
-            name: "htpasswd".into(),
-            source: Source::Builtin(builtin("htpasswd").expect("embedded")),
-            config: htpasswd_config(&mut watched)?,
-            limits: default_limits(AUTHENTICATOR_DEADLINE),
-        }],
+        None if auth.htpasswd.is_some() => vec![spec_of(
+            "htpasswd",
+            Source::Builtin(builtin("htpasswd").expect("embedded")),
+            htpasswd_config(&mut watched)?,
+            default_limits(AUTHENTICATOR_DEADLINE),
+        )],
         None => Vec::new(),
     };
-    let custom_authorizer = plugins.authorizer.is_some();
     let authorizer = match &plugins.authorizer {
         Some(r) => Some(spec(
             r,
             default_limits(AUTHORIZER_DEADLINE),
             &mut watched,
+            &spec_of,
             |name, _| match name {
                 "accesscontrol" | "access-control" => Ok(access_config()),
                 other => anyhow::bail!("no built-in authorizer named {other:?}"),
             },
         )?),
-        None if access.is_some() || !authenticators.is_empty() => Some(PluginSpec {
-            name: "access-control".into(),
-            source: Source::Builtin(builtin("access-control").expect("embedded")),
-            config: access_config(),
-            limits: default_limits(AUTHORIZER_DEADLINE),
-        }),
+        None if access.is_some() || !authenticators.is_empty() => Some(spec_of(
+            "access-control",
+            Source::Builtin(builtin("access-control").expect("embedded")),
+            access_config(),
+            default_limits(AUTHORIZER_DEADLINE),
+        )),
         None => None,
     };
-    let (anonymous, authenticated_only) = access.map(policy_kinds).unwrap_or((false, false));
     Ok(GateConfig {
         settings: Settings {
             realm: config
@@ -130,11 +187,13 @@ pub fn gate_config(config: &Config) -> anyhow::Result<GateConfig> {
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "Authorization Required".into()),
             fail_delay: Duration::from_secs(auth.faildelay.unwrap_or(0)),
-            anonymous_possible: custom_authorizer || anonymous,
-            mixed_policies: anonymous && authenticated_only,
         },
-        authenticators,
-        authorizer,
+        set: SetSpec {
+            authenticators,
+            keys: None,
+            authorizer,
+        },
+        access_control: access.is_some(),
         watched,
     })
 }
@@ -144,6 +203,7 @@ fn spec(
     r: &PluginRef,
     limits: Limits,
     watched: &mut Vec<PathBuf>,
+    spec_of: &impl Fn(&str, Source, String, Limits) -> PluginSpec,
     builtin_config: impl Fn(&str, &mut Vec<PathBuf>) -> anyhow::Result<String>,
 ) -> anyhow::Result<PluginSpec> {
     let limits = Limits {
@@ -156,6 +216,8 @@ fn spec(
             .map(|mb| (mb as usize) << 20)
             .unwrap_or(limits.memory),
         reuse: r.reuseinstances.unwrap_or(limits.reuse),
+        concurrency: r.maxconcurrency.unwrap_or(limits.concurrency),
+        queue_timeout: limits.queue_timeout,
     };
     match (&r.builtin, &r.path) {
         (Some(name), None) => {
@@ -166,12 +228,8 @@ fn spec(
                 Some(c) => c.to_string(),
                 None => builtin_config(&key, watched)?,
             };
-            Ok(PluginSpec {
-                name: r.name.clone().unwrap_or(key),
-                source: Source::Builtin(bytes),
-                config,
-                limits,
-            })
+            let name = r.name.clone().unwrap_or(key);
+            Ok(spec_of(&name, Source::Builtin(bytes), config, limits))
         }
         (None, Some(path)) => {
             watched.push(path.clone());
@@ -179,36 +237,10 @@ fn spec(
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("plugin");
-            Ok(PluginSpec {
-                name: r.name.clone().unwrap_or_else(|| stem.to_owned()),
-                source: Source::File(path.clone()),
-                config: r.config.clone().unwrap_or(json!({})).to_string(),
-                limits,
-            })
+            let name = r.name.clone().unwrap_or_else(|| stem.to_owned());
+            let config = r.config.clone().unwrap_or(json!({})).to_string();
+            Ok(spec_of(&name, Source::File(path.clone()), config, limits))
         }
         _ => anyhow::bail!("a plugin needs exactly one of `builtin` and `path`"),
     }
-}
-
-/// Whether the policies grant anything anonymously, and anything to authenticated users only.
-pub fn policy_kinds(access: &AccessControlConfig) -> (bool, bool) {
-    let metrics = access.metrics.clone().unwrap_or_default();
-    let anonymous = access
-        .repositories
-        .values()
-        .any(|r| !r.anonymouspolicy.is_empty())
-        || metrics
-            .anonymouspolicy
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case("read"));
-    let admin = access.adminpolicy.clone().unwrap_or_default();
-    let authenticated_only = access.repositories.values().any(|r| {
-        !r.defaultpolicy.is_empty()
-            || r.policies
-                .iter()
-                .any(|p| !p.actions.is_empty() && (!p.users.is_empty() || !p.groups.is_empty()))
-    }) || (!admin.actions.is_empty()
-        && (!admin.users.is_empty() || !admin.groups.is_empty()))
-        || !metrics.users.is_empty();
-    (anonymous, authenticated_only)
 }

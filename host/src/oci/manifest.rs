@@ -55,7 +55,7 @@ pub struct ParsedManifest {
     /// Blobs that must already exist in the repository (config and distributable layers).
     pub required_blobs: Vec<Digest>,
     /// Manifests that must already exist in the repository (children of an index).
-    pub required_manifests: Vec<Digest>,
+    pub children: Vec<Descriptor>,
     /// The manifest this one refers to, if any.
     pub subject: Option<Digest>,
     /// The manifest's annotations.
@@ -101,7 +101,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
         artifact_type: raw.artifact_type.clone(),
         media_type,
         required_blobs: Vec::new(),
-        required_manifests: Vec::new(),
+        children: Vec::new(),
         subject: raw.subject.as_ref().map(|s| s.digest.clone()),
         annotations: raw.annotations,
     };
@@ -121,10 +121,9 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
             }
         }
         Some(ManifestKind::Index) => {
-            let children = raw
+            parsed.children = raw
                 .manifests
                 .ok_or_else(|| invalid("image index has no manifests"))?;
-            parsed.required_manifests = children.into_iter().map(|m| m.digest).collect();
         }
         None => {}
     }

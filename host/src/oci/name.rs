@@ -13,16 +13,35 @@ pub const MAX_TAG_LEN: usize = 128;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepoName(String);
 
+/// Path components that would land on an entry of the enclosing repository's OCI layout:
+/// `a/blobs` would be repository `a`'s blob directory. They are refused after the first
+/// component (at the top of the root directory there is no layout to collide with).
+pub const RESERVED_COMPONENTS: [&str; 3] = ["blobs", "index.json", "oci-layout"];
+
 /// Why a repository name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid repository name")]
-pub struct NameError;
+pub enum NameError {
+    /// Empty, too long, or outside the distribution spec's grammar.
+    #[error("invalid repository name: it must match the distribution spec's grammar and be at most {MAX_NAME_LEN} characters")]
+    Grammar,
+    /// A component collides with the storage layout.
+    #[error("invalid repository name: a component after the first may not be {0:?} (it is an entry of the enclosing repository's storage layout)")]
+    Reserved(&'static str),
+}
 
 impl RepoName {
-    /// Validate `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`.
+    /// Validate `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`,
+    /// and refuse [`RESERVED_COMPONENTS`] after the first component.
     pub fn parse(s: &str) -> Result<RepoName, NameError> {
         if s.is_empty() || s.len() > MAX_NAME_LEN || !s.split('/').all(valid_component) {
-            return Err(NameError);
+            return Err(NameError::Grammar);
+        }
+        if let Some(reserved) = s
+            .split('/')
+            .skip(1)
+            .find_map(|c| RESERVED_COMPONENTS.into_iter().find(|r| *r == c))
+        {
+            return Err(NameError::Reserved(reserved));
         }
         Ok(RepoName(s.to_owned()))
     }
@@ -146,6 +165,20 @@ mod tests {
             "a/./b",
         ] {
             assert!(RepoName::parse(bad).is_err(), "{bad}");
+        }
+        for colliding in [
+            "a/blobs",
+            "a/blobs/sha256/x",
+            "a/index.json",
+            "x/y/oci-layout",
+        ] {
+            assert!(
+                matches!(RepoName::parse(colliding), Err(NameError::Reserved(_))),
+                "{colliding}"
+            );
+        }
+        for fine in ["blobs", "blobs/x", "index.json", "a/blobsx", "a/my-blobs"] {
+            assert!(RepoName::parse(fine).is_ok(), "{fine}");
         }
     }
 

@@ -1,22 +1,30 @@
 //! The WebAssembly plugin runtime: one engine, compiled-component cache, locked-down WASI,
-//! per-call deadlines and memory caps, pools of warm instances, and the plugin sets the gate
-//! swaps atomically.
+//! per-call deadlines and memory caps, pools of warm instances on bounded thread pools, every
+//! supported contract version side by side, and the plugin sets the gate swaps atomically.
 
 mod bindings;
 mod contract;
 mod engine;
-mod kv;
+pub mod kv;
+pub mod model;
+mod output;
 mod plugin;
 mod roles;
 mod state;
 
-pub use bindings::types;
-pub use plugin::{Limits, Plugin, PluginFailure};
-pub use roles::{Authn, Authz};
+pub use bindings::ContractVersion;
+pub use plugin::{
+    CallError, FailureKind, Limits, Plugin, PluginFailure, CONCURRENCY, QUEUE_TIMEOUT,
+};
+pub use roles::{Authn, Authz, Claims, Keys};
 
 use anyhow::Context;
+use model::AnonymousAccess;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
+
+pub use output::LINES_PER_SECOND;
 
 /// The default plugins, embedded at build time.
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
@@ -49,14 +57,45 @@ pub struct PluginSpec {
     pub config: String,
     /// Limits.
     pub limits: Limits,
+    /// Bounds of the plugin's key-value namespace.
+    pub kv: kv::KvLimits,
+    /// Lines per second the plugin may log.
+    pub log_per_second: u32,
+}
+
+/// The plugins one configuration asks for.
+#[derive(Clone, Debug, Default)]
+pub struct SetSpec {
+    /// Authenticators, in order.
+    pub authenticators: Vec<PluginSpec>,
+    /// The plugin managing API keys (also listed among the authenticators).
+    pub keys: Option<PluginSpec>,
+    /// The authorizer.
+    pub authorizer: Option<PluginSpec>,
 }
 
 /// The plugins of one configuration generation.
 pub struct PluginSet {
     /// Authenticators, asked in order.
-    pub authenticators: Vec<Plugin<Authn>>,
+    pub authenticators: Vec<Arc<Plugin<Authn>>>,
+    /// The API-key manager, if API keys are on.
+    pub keys: Option<Arc<Plugin<Keys>>>,
     /// The authorizer; none means every request is allowed (no gate configured).
-    pub authorizer: Option<Plugin<Authz>>,
+    pub authorizer: Option<Arc<Plugin<Authz>>>,
+    /// What the authorizer may grant anonymously.
+    pub anonymous: AnonymousAccess,
+}
+
+impl PluginSet {
+    /// No plugins at all.
+    pub fn empty() -> PluginSet {
+        PluginSet {
+            authenticators: Vec::new(),
+            keys: None,
+            authorizer: None,
+            anonymous: AnonymousAccess::UNKNOWN,
+        }
+    }
 }
 
 /// The engine, the linker and the key-value store, shared by every plugin set.
@@ -73,7 +112,18 @@ impl PluginRuntime {
         let engine = engine::PluginEngine::new(cache_dir)?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::authenticator::AuthenticatorPlugin::add_to_linker::<_, HasSelf<_>>(
+        // Timers cut at the call's deadline, over wasmtime-wasi's own clock.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::clocks::monotonic_clock::add_to_linker::<
+            _,
+            HasSelf<state::PluginState>,
+        >(&mut linker, |s| s)?;
+        linker.allow_shadowing(false);
+        bindings::v0_1::authenticator::AuthenticatorPlugin::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )?;
+        bindings::v0_2::authenticator::AuthenticatorPlugin::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s| s,
         )?;
@@ -83,7 +133,7 @@ impl PluginRuntime {
     }
 
     /// Load one plugin of role `R`.
-    pub fn load<R: plugin::Role>(&self, spec: &PluginSpec) -> anyhow::Result<Plugin<R>> {
+    pub fn load<R: plugin::Role>(&self, spec: &PluginSpec) -> anyhow::Result<Arc<Plugin<R>>> {
         let owned;
         let bytes: &[u8] = match &spec.source {
             Source::Builtin(b) => b,
@@ -94,29 +144,39 @@ impl PluginRuntime {
                 &owned
             }
         };
-        Plugin::load(
-            &self.engine,
-            &self.linker,
-            &spec.name,
-            bytes,
-            spec.config.clone(),
-            spec.limits,
-            self.kv.namespace(&spec.name),
-        )
+        let cx = plugin::LoadContext {
+            engine: &self.engine,
+            linker: &self.linker,
+            kv: self.kv.namespace(&spec.name, spec.kv),
+            log: output::LogBudget::new(spec.name.as_str().into(), spec.log_per_second),
+        };
+        Plugin::load(cx, &spec.name, bytes, spec.config.clone(), spec.limits).map(Arc::new)
     }
 
     /// Load a whole set; any failure refuses the set.
-    pub fn load_set(
-        &self,
-        authenticators: &[PluginSpec],
-        authorizer: Option<&PluginSpec>,
-    ) -> anyhow::Result<PluginSet> {
+    pub fn load_set(&self, spec: &SetSpec) -> anyhow::Result<PluginSet> {
+        let authorizer = spec
+            .authorizer
+            .as_ref()
+            .map(|s| self.load::<Authz>(s))
+            .transpose()?;
+        let anonymous = match &authorizer {
+            Some(a) => a.anonymous_access()?,
+            None => AnonymousAccess::UNKNOWN,
+        };
         let set = PluginSet {
-            authenticators: authenticators
+            authenticators: spec
+                .authenticators
                 .iter()
                 .map(|s| self.load::<Authn>(s))
                 .collect::<anyhow::Result<_>>()?,
-            authorizer: authorizer.map(|s| self.load::<Authz>(s)).transpose()?,
+            keys: spec
+                .keys
+                .as_ref()
+                .map(|s| self.load::<Keys>(s))
+                .transpose()?,
+            authorizer,
+            anonymous,
         };
         release_freed_memory();
         Ok(set)

@@ -1,20 +1,23 @@
 //! What a plugin instance's store holds, and the host imports every plugin may call: log,
-//! clock, key-value. WASI is linked only because toolchains import it, and is locked down: no
-//! preopened directories, no environment, no arguments, no sockets; stdout and stderr go to a
-//! small in-memory pipe that is copied into the log after each call.
+//! clock, key-value, for every supported version of the contract. WASI is linked only because
+//! toolchains import it, and is locked down: no preopened directories, no environment, no
+//! arguments, no sockets; stdout and stderr are lines in the log (within the plugin's log
+//! budget); a sleep or a poll on a timer never outlasts the call's deadline.
 
-use super::bindings::authenticator::portcullis::plugin::{clock, kv, log, types};
+use super::bindings::{v0_1, v0_2};
 use super::kv::KvNamespace;
+use super::output::{LogBudget, PluginOutput};
 use std::sync::Arc;
-use wasmtime::component::ResourceTable;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::clocks::WasiClocksView;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bytes of stdout+stderr an instance may write before it is retired.
-pub const OUTPUT_CAPACITY: usize = 64 * 1024;
-/// Longest log line taken from a plugin.
-const MAX_LOG_LINE: usize = 4096;
+/// Key-value writes one call may make (each is a durable commit).
+pub const MAX_KV_WRITES_PER_CALL: u32 = 64;
 
 /// The data of one instance's store.
 pub struct PluginState {
@@ -24,18 +27,24 @@ pub struct PluginState {
     pub limits: StoreLimits,
     /// The plugin's name, for logs.
     pub name: Arc<str>,
+    log: Arc<LogBudget>,
     kv: KvNamespace,
-    output: MemoryOutputPipe,
-    output_logged: usize,
+    /// When the current call must end (host waits are cut there).
+    deadline: Option<Instant>,
+    kv_writes: u32,
 }
 
 impl PluginState {
     /// A fresh, locked-down state for plugin `name`.
-    pub fn new(name: Arc<str>, memory_limit: usize, kv: KvNamespace) -> PluginState {
-        let output = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+    pub fn new(
+        name: Arc<str>,
+        memory_limit: usize,
+        log: Arc<LogBudget>,
+        kv: KvNamespace,
+    ) -> PluginState {
         let wasi = WasiCtx::builder()
-            .stdout(output.clone())
-            .stderr(output.clone())
+            .stdout(PluginOutput::new(log.clone(), "stdout"))
+            .stderr(PluginOutput::new(log.clone(), "stderr"))
             .build();
         PluginState {
             wasi,
@@ -45,31 +54,85 @@ impl PluginState {
                 .trap_on_grow_failure(true)
                 .build(),
             name,
+            log,
             kv,
-            output,
-            output_logged: 0,
+            deadline: None,
+            kv_writes: 0,
         }
     }
 
-    /// Copy what the plugin printed since the last call into the log. Returns false once the
-    /// output pipe is more than half full, so the instance can be retired before it overflows.
-    pub fn flush_output(&mut self) -> bool {
-        let contents = self.output.contents();
-        if contents.len() > self.output_logged {
-            let text = String::from_utf8_lossy(&contents[self.output_logged..]);
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                tracing::info!(plugin = %self.name, "{}", truncate(line));
-            }
-            self.output_logged = contents.len();
+    /// A call starts now and must end within `budget`.
+    pub fn begin_call(&mut self, budget: Duration) {
+        self.deadline = Some(Instant::now() + budget);
+        self.kv_writes = 0;
+    }
+
+    fn log_line(&self, level: tracing::Level, message: &str) {
+        self.log.emit(level, message);
+    }
+
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.kv.get(key).unwrap_or_else(|e| {
+            tracing::error!(plugin = %self.name, error = %e, "kv get failed");
+            None
+        })
+    }
+
+    fn kv_write_allowed(&mut self) -> Result<(), String> {
+        self.kv_writes += 1;
+        if self.kv_writes > MAX_KV_WRITES_PER_CALL {
+            return Err(format!(
+                "more than {MAX_KV_WRITES_PER_CALL} kv writes in one call"
+            ));
         }
-        contents.len() < OUTPUT_CAPACITY / 2
+        Ok(())
+    }
+
+    fn kv_set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.kv_write_allowed()?;
+        self.kv.set(key, value)
+    }
+
+    fn kv_delete(&mut self, key: &str) -> Result<bool, String> {
+        self.kv_write_allowed()?;
+        self.kv.delete(key).map_err(|e| e.to_string())
+    }
+
+    fn kv_list(&self, prefix: &str) -> Vec<String> {
+        self.kv.list(prefix).unwrap_or_else(|e| {
+            tracing::error!(plugin = %self.name, error = %e, "kv list failed");
+            Vec::new()
+        })
+    }
+
+    /// A timer that fires at `wanted`, or at the call's deadline if that is sooner.
+    fn clamped_timer(&mut self, wanted: Duration) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = Instant::now();
+        let until = match self.deadline {
+            Some(deadline) => deadline.max(now).min(now + wanted),
+            None => now + wanted.min(Duration::from_secs(1)),
+        };
+        let timer = self
+            .table
+            .push(Timer(tokio::time::Instant::from_std(until)))?;
+        wasmtime_wasi::p2::subscribe(&mut self.table, timer)
     }
 }
 
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(MAX_LOG_LINE) {
-        Some((i, _)) => &s[..i],
-        None => s,
+/// A timer pollable.
+struct Timer(tokio::time::Instant);
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Timer {
+    async fn ready(&mut self) {
+        tokio::time::sleep_until(self.0).await;
     }
 }
 
@@ -82,50 +145,69 @@ impl WasiView for PluginState {
     }
 }
 
-impl types::Host for PluginState {}
+/// `wasi:clocks/monotonic-clock`, with timers cut at the call's deadline (linked over
+/// wasmtime-wasi's own, so that a plugin sleeping in a host call cannot outlive its deadline).
+impl monotonic_clock::Host for PluginState {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        monotonic_clock::Host::now(&mut WasiClocksView::clocks(self))
+    }
 
-impl log::Host for PluginState {
-    fn log(&mut self, level: types::Level, message: String) {
-        let (plugin, message) = (&*self.name, truncate(&message));
-        match level {
-            types::Level::Trace => tracing::trace!(plugin, "{message}"),
-            types::Level::Debug => tracing::debug!(plugin, "{message}"),
-            types::Level::Info => tracing::info!(plugin, "{message}"),
-            types::Level::Warn => tracing::warn!(plugin, "{message}"),
-            types::Level::Error => tracing::error!(plugin, "{message}"),
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        monotonic_clock::Host::resolution(&mut WasiClocksView::clocks(self))
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = monotonic_clock::Host::now(&mut WasiClocksView::clocks(self))?;
+        self.clamped_timer(Duration::from_nanos(when.saturating_sub(now)))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.clamped_timer(Duration::from_nanos(duration))
+    }
+}
+
+/// The host-api imports of one contract version, delegating to [`PluginState`].
+macro_rules! host_api {
+    ($v:ident) => {
+        impl $v::types::Host for PluginState {}
+
+        impl $v::log::Host for PluginState {
+            fn log(&mut self, level: $v::types::Level, message: String) {
+                self.log_line(level.into(), &message);
+            }
         }
-    }
+
+        impl $v::clock::Host for PluginState {
+            fn now_ms(&mut self) -> u64 {
+                PluginState::now_ms()
+            }
+        }
+
+        impl $v::kv::Host for PluginState {
+            fn get(&mut self, key: String) -> Option<Vec<u8>> {
+                self.kv_get(&key)
+            }
+
+            fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+                self.kv_set(&key, &value)
+            }
+
+            fn delete(&mut self, key: String) -> Result<bool, String> {
+                self.kv_delete(&key)
+            }
+
+            fn list(&mut self, prefix: String) -> Vec<String> {
+                self.kv_list(&prefix)
+            }
+        }
+    };
 }
 
-impl clock::Host for PluginState {
-    fn now_ms(&mut self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
-    }
-}
-
-impl kv::Host for PluginState {
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.kv.get(&key).unwrap_or_else(|e| {
-            tracing::error!(plugin = %self.name, error = %e, "kv get failed");
-            None
-        })
-    }
-
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
-        self.kv.set(&key, &value).map_err(|e| e.to_string())
-    }
-
-    fn delete(&mut self, key: String) -> Result<bool, String> {
-        self.kv.delete(&key).map_err(|e| e.to_string())
-    }
-
-    fn list(&mut self, prefix: String) -> Vec<String> {
-        self.kv.list(&prefix).unwrap_or_else(|e| {
-            tracing::error!(plugin = %self.name, error = %e, "kv list failed");
-            Vec::new()
-        })
-    }
-}
+host_api!(v0_1);
+host_api!(v0_2);

@@ -1,6 +1,6 @@
 //! Blobs inside a repository's layout, and moving finished uploads into place.
 
-use super::{blocking, Result, Storage, StorageError};
+use super::{Result, Storage, StorageError};
 use crate::fsutil;
 use crate::oci::{Digest, RepoName};
 use std::path::{Path, PathBuf};
@@ -8,22 +8,34 @@ use std::path::{Path, PathBuf};
 /// An open blob, ready to stream.
 pub struct BlobFile {
     /// The open file.
-    pub file: tokio::fs::File,
+    pub file: std::fs::File,
     /// Its size in bytes.
     pub size: u64,
 }
 
 impl Storage {
+    /// Refuse a blob of `size` bytes if it exceeds `storage.maxBlobSize`.
+    pub fn check_blob_size(&self, size: u64) -> Result<()> {
+        let limit = self.options.max_blob_size;
+        if limit > 0 && size > limit {
+            return Err(StorageError::TooLarge { limit });
+        }
+        Ok(())
+    }
+
     /// Size of a blob in a repository.
     pub async fn blob_size(&self, name: &RepoName, digest: &Digest) -> Result<u64> {
         if !self.repo_exists(name) {
             return Err(StorageError::BlobUnknown);
         }
-        match tokio::fs::metadata(self.layout.blob(name, digest)).await {
+        let path = self.layout.blob(name, digest);
+        match self.blocking(move || std::fs::metadata(path)).await {
             Ok(m) if m.is_file() => Ok(m.len()),
             Ok(_) => Err(StorageError::BlobUnknown),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::BlobUnknown),
-            Err(e) => Err(e.into()),
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::BlobUnknown)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -32,26 +44,48 @@ impl Storage {
         if !self.repo_exists(name) {
             return Err(StorageError::BlobUnknown);
         }
-        let file = match tokio::fs::File::open(self.layout.blob(name, digest)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::BlobUnknown)
+        let path = self.layout.blob(name, digest);
+        let opened = self
+            .blocking(move || {
+                let file = std::fs::File::open(path)?;
+                let meta = file.metadata()?;
+                Ok((file, meta))
+            })
+            .await;
+        match opened {
+            Ok((file, meta)) if meta.is_file() => Ok(BlobFile {
+                file,
+                size: meta.len(),
+            }),
+            Ok(_) => Err(StorageError::BlobUnknown),
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::BlobUnknown)
             }
-            Err(e) => return Err(e.into()),
-        };
-        let size = file.metadata().await?.len();
-        Ok(BlobFile { file, size })
+            Err(e) => Err(e),
+        }
     }
 
-    /// Remove a blob from a repository.
+    /// Remove a blob from a repository. With dedupe, the content stays in the content index
+    /// until garbage collection finds no repository linking to it.
     pub async fn delete_blob(&self, name: &RepoName, digest: &Digest) -> Result<()> {
         if !self.repo_exists(name) {
             return Err(StorageError::BlobUnknown);
         }
-        match tokio::fs::remove_file(self.layout.blob(name, digest)).await {
+        let path = self.layout.blob(name, digest);
+        let removed = self
+            .blocking(move || {
+                if !std::fs::symlink_metadata(&path)?.is_file() {
+                    return Err(std::io::ErrorKind::NotFound.into());
+                }
+                std::fs::remove_file(&path)
+            })
+            .await;
+        match removed {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::BlobUnknown),
-            Err(e) => Err(e.into()),
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::BlobUnknown)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -66,27 +100,36 @@ impl Storage {
         let source = match from {
             Some(from) if self.repo_exists(from) => self.layout.blob(from, digest),
             Some(_) => return Ok(false),
-            None if self.dedupe => self.layout.shared_blob(digest),
+            None if self.options.dedupe => self.layout.shared_blob(digest),
             None => return Ok(false),
         };
-        // A content-index entry only counts while some repository still links to it.
-        let live = match tokio::fs::metadata(&source).await {
-            Ok(m) => from.is_some() || std::os::unix::fs::MetadataExt::nlink(&m) > 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => return Err(e.into()),
-        };
-        if !live {
-            return Ok(false);
-        }
         self.ensure_repo(name).await?;
+        let repo = self.repo(name);
+        let _no_sweep = repo.sweep.read().await;
         let target = self.layout.blob(name, digest);
-        let share = self.dedupe;
-        match blocking(move || fsutil::link_or_copy(&source, &target, share)).await {
-            Ok(()) => Ok(true),
-            // The source vanished between the check and the link (deleted or collected).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        let share = self.options.dedupe;
+        let require_links = from.is_none();
+        self.blocking(move || {
+            // A content-index entry only counts while some repository still links to it.
+            let live = match std::fs::metadata(&source) {
+                Ok(m) => {
+                    m.is_file() && (!require_links || std::os::unix::fs::MetadataExt::nlink(&m) > 1)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+            if !live {
+                return Ok(false);
+            }
+            match fsutil::link_or_copy(&source, &target, share) {
+                // Acknowledged as stored: whatever its age, it is as new as this mount.
+                Ok(()) => fsutil::touch(&target).map(|()| true),
+                // The source vanished between the check and the link (deleted or collected).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// Move a complete, fsynced file holding `digest` into the repository. With dedupe, the
@@ -98,25 +141,41 @@ impl Storage {
         file: PathBuf,
     ) -> Result<()> {
         self.ensure_repo(name).await?;
+        let repo = self.repo(name);
+        let _no_sweep = repo.sweep.read().await;
         let target = self.layout.blob(name, digest);
-        let shared = self.dedupe.then(|| self.layout.shared_blob(digest));
-        blocking(move || place(&file, &target, shared.as_deref())).await?;
-        Ok(())
+        let shared = self.options.dedupe.then(|| self.layout.shared_blob(digest));
+        self.blocking(move || place(&file, &target, shared.as_deref()))
+            .await
     }
 }
 
 /// Rename `file` to `target` (or drop it when identical content is already there, linking from
-/// the content index when possible), then record `target` in the content index.
+/// the content index when possible), then record `target` in the content index. A `target`
+/// that exists but is not a regular file is never taken for the blob.
 fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<()> {
     let dir = target
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent"))?;
     std::fs::create_dir_all(dir)?;
-    if target.exists() {
-        return std::fs::remove_file(file);
+    match std::fs::symlink_metadata(target) {
+        Ok(m) if m.is_file() => {
+            // Acknowledged as stored: whatever its age, it is as new as this push.
+            fsutil::touch(target)?;
+            return std::fs::remove_file(file);
+        }
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{} is in the way of a blob and is not a file",
+                target.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
-    if let Some(shared) = shared.filter(|s| s.exists()) {
-        if fsutil::link_or_copy(shared, target, true).is_ok() && target.exists() {
+    if let Some(shared) = shared.filter(|s| s.is_file()) {
+        if fsutil::link_or_copy(shared, target, true).is_ok() && target.is_file() {
+            fsutil::touch(target)?;
             return std::fs::remove_file(file);
         }
     }
@@ -141,4 +200,23 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_never_a_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("blobs/sha256/abc");
+        std::fs::create_dir_all(&target).unwrap();
+        let upload = dir.path().join("upload");
+        std::fs::write(&upload, b"content").unwrap();
+        assert!(place(&upload, &target, None).is_err());
+        assert!(
+            upload.exists(),
+            "the upload is kept for the caller to report"
+        );
+    }
 }

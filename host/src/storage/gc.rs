@@ -1,7 +1,7 @@
 //! Garbage collection: blobs no manifest reaches, upload sessions left idle, and content-index
 //! entries no repository links to any more — each only once older than the configured delay.
 
-use super::{blocking, Result, Storage};
+use super::{Result, Storage};
 use crate::fsutil;
 use crate::oci::{Digest, RepoName};
 use std::collections::HashSet;
@@ -15,10 +15,14 @@ pub struct GcReport {
     pub blobs_removed: usize,
     /// Upload sessions removed.
     pub uploads_removed: usize,
+    /// Repositories that could not be collected (each logged).
+    pub repositories_skipped: usize,
 }
 
 impl Storage {
-    /// Collect garbage older than `delay` in every repository.
+    /// Collect garbage older than `delay` in every repository. A repository that cannot be
+    /// collected (an unreadable index, a permission problem) is skipped with a log line; the
+    /// others are still collected.
     pub async fn collect_garbage(&self, delay: Duration) -> Result<GcReport> {
         let mut report = GcReport::default();
         let (names, _) = self.catalog_page(None, None);
@@ -26,13 +30,48 @@ impl Storage {
             let Ok(name) = RepoName::parse(&name) else {
                 continue;
             };
-            let repo = self.repo(&name);
-            let _writer = repo.writer.lock().await;
-            let index = self.index(&name).await?;
-            let roots: Vec<Digest> = index.digests().cloned().collect();
-            let repo_dir = self.layout.repo(&name);
-            let uploads_dir = self.layout.uploads(&name);
-            let (blobs, uploads) = blocking(move || {
+            match self.collect_repository(&name, delay).await {
+                Ok((blobs, uploads)) => {
+                    report.blobs_removed += blobs;
+                    report.uploads_removed += uploads;
+                }
+                Err(e) => {
+                    report.repositories_skipped += 1;
+                    tracing::error!(repository = %name, error = %e, "garbage collection skipped a repository");
+                }
+            }
+        }
+        let shared = self.layout.shared_blobs();
+        report.blobs_removed += self
+            .blocking(move || {
+                use std::os::unix::fs::MetadataExt;
+                let mut removed = 0;
+                // Unlinking from the last repository bumps the ctime, so entries age by mtime.
+                let unused = |m: &std::fs::Metadata| {
+                    m.nlink() <= 1
+                        && m.modified().ok().and_then(|t| t.elapsed().ok()) >= Some(delay)
+                };
+                for alg in read_dir_or_empty(&shared)? {
+                    removed += sweep_dir(&alg, unused)?.len();
+                }
+                Ok(removed)
+            })
+            .await?;
+        Ok(report)
+    }
+
+    /// Collect one repository: returns the blobs and upload sessions removed.
+    async fn collect_repository(&self, name: &RepoName, delay: Duration) -> Result<(usize, usize)> {
+        let repo = self.repo(name);
+        let _writer = repo.writer.lock().await;
+        // No blob is committed into this repository while it is swept.
+        let _sweep = repo.sweep.write().await;
+        let view = self.index(name).await?;
+        let roots: Vec<Digest> = view.digests().cloned().collect();
+        let repo_dir = self.layout.repo(name);
+        let uploads_dir = self.layout.uploads(name);
+        let (blobs, uploads) = self
+            .blocking(move || {
                 let reachable = reachable(&repo_dir, roots);
                 let blobs =
                     sweep_blobs(&repo_dir.join("blobs"), delay, |d| !reachable.contains(d))?;
@@ -41,25 +80,8 @@ impl Storage {
                 Ok((blobs, uploads))
             })
             .await?;
-            self.forget_uploads_of(&uploads);
-            report.blobs_removed += blobs;
-            report.uploads_removed += uploads.len();
-        }
-        let shared = self.layout.shared_blobs();
-        report.blobs_removed += blocking(move || {
-            use std::os::unix::fs::MetadataExt;
-            let mut removed = 0;
-            // Unlinking from the last repository bumps the ctime, so entries age by mtime.
-            let unused = |m: &std::fs::Metadata| {
-                m.nlink() <= 1 && m.modified().ok().and_then(|t| t.elapsed().ok()) >= Some(delay)
-            };
-            for alg in read_dir_or_empty(&shared)? {
-                removed += sweep_dir(&alg, unused)?.len();
-            }
-            Ok(removed)
-        })
-        .await?;
-        Ok(report)
+        self.forget_uploads_of(&uploads);
+        Ok((blobs, uploads.len()))
     }
 }
 

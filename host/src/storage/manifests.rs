@@ -1,16 +1,26 @@
 //! Manifests, tags and referrers. A manifest is a blob of its repository plus an entry in its
-//! `index.json`; every change to the index happens under the repository's writer lock.
+//! `index.json`; every change to the index happens under the repository's writer lock, and the
+//! facts a push was decided on (which tags exist) are checked again there.
 
-use super::{blocking, Index, ManifestFacts, Repo, Result, Storage, StorageError};
+use super::index::{IndexFile, SUBJECT};
+use super::{IndexView, Repo, Result, Storage, StorageError};
 use crate::fsutil;
 use crate::oci::manifest::{self, Descriptor};
 use crate::oci::media::ManifestKind;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
 
-/// Memory for recently served manifests, all repositories together.
-const MANIFEST_CACHE_BYTES: usize = 64 << 20;
+/// What a push was decided on: whether a tag existed when its permission was checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagExpectation {
+    /// The tag.
+    pub tag: String,
+    /// Whether it existed (an update) or not (a create).
+    pub existed: bool,
+}
 
 /// A manifest push.
 pub struct PutManifest<'a> {
@@ -24,6 +34,9 @@ pub struct PutManifest<'a> {
     pub body: Bytes,
     /// The request's Content-Type.
     pub content_type: Option<&'a str>,
+    /// The tag states the push was authorized for; checked under the writer lock, where a
+    /// mismatch fails with [`StorageError::TagChanged`] and changes nothing. Empty: no check.
+    pub expected: &'a [TagExpectation],
 }
 
 /// What a successful push stored.
@@ -64,9 +77,9 @@ impl Storage {
         // before the writer lock: concurrent pushes only queue for the index update.
         let path = self.layout.blob(put.name, &digest);
         let body = put.body.clone();
-        blocking(move || {
-            if path.exists() {
-                Ok(())
+        self.blocking(move || {
+            if path.is_file() {
+                fsutil::touch(&path)
             } else {
                 fsutil::write_atomic(&path, &body)
             }
@@ -74,29 +87,52 @@ impl Storage {
         .await?;
         let repo = self.repo(put.name);
         let _writer = repo.writer.lock().await;
-        for blob in &parsed.required_blobs {
-            if !tokio::fs::try_exists(self.layout.blob(put.name, blob)).await? {
-                return Err(StorageError::ManifestBlobUnknown(blob.clone()));
+        let view = self.index(put.name).await?;
+        for expected in put.expected {
+            if view.find_tag(&expected.tag).is_some() != expected.existed {
+                return Err(StorageError::TagChanged(expected.tag.clone()));
             }
         }
-        let index = self.index(put.name).await?;
-        for child in &parsed.required_manifests {
-            let known = index.find_digest(child).is_some()
-                || tokio::fs::try_exists(self.layout.blob(put.name, child)).await?;
+        let missing_blob = {
+            let paths: Vec<(Digest, std::path::PathBuf)> = parsed
+                .required_blobs
+                .iter()
+                .map(|b| (b.clone(), self.layout.blob(put.name, b)))
+                .collect();
+            self.blocking(move || {
+                Ok(paths
+                    .into_iter()
+                    .find(|(_, p)| !p.is_file())
+                    .map(|(d, _)| d))
+            })
+            .await?
+        };
+        if let Some(blob) = missing_blob {
+            return Err(StorageError::ManifestBlobUnknown(blob));
+        }
+        for child in &parsed.children {
+            let known = view.find_digest(&child.digest).is_some() || {
+                let path = self.layout.blob(put.name, &child.digest);
+                self.blocking(move || Ok(path.is_file())).await?
+            };
             if !known {
-                return Err(StorageError::ManifestBlobUnknown(child.clone()));
+                return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
             }
+        }
+        let mut annotations = None;
+        if let Some(subject) = &parsed.subject {
+            annotations = Some([(SUBJECT.to_owned(), subject.to_string())].into());
         }
         let descriptor = Descriptor {
             media_type: parsed.media_type.clone(),
             digest: digest.clone(),
             size: put.body.len() as u64,
             artifact_type: parsed.artifact_type.clone(),
-            annotations: None,
+            annotations,
             platform: None,
             urls: None,
         };
-        let mut next = (*index).clone();
+        let mut next = view.file.clone();
         let mut tags: Vec<&str> = put.extra_tags.iter().map(String::as_str).collect();
         if let Reference::Tag(t) = put.reference {
             tags.push(t);
@@ -107,22 +143,9 @@ impl Storage {
         for tag in tags {
             next.put(descriptor.clone(), Some(tag));
         }
-        self.save_index(put.name, &repo, next).await?;
-        let facts = ManifestFacts {
-            descriptor: Descriptor {
-                annotations: parsed.annotations,
-                ..descriptor
-            },
-            subject: parsed.subject.clone(),
-        };
-        if let Some(map) = repo
-            .facts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            map.insert(digest.clone(), facts);
-        }
+        let children = view.children().cloned().chain(parsed.children).collect();
+        self.save_index(put.name, &repo, next, children).await?;
+        self.remember(&digest, &put.body);
         Ok(PutOutcome {
             digest,
             subject: parsed.subject,
@@ -131,59 +154,15 @@ impl Storage {
 
     /// The descriptor a reference resolves to.
     pub async fn resolve(&self, name: &RepoName, reference: &Reference) -> Result<Descriptor> {
-        let index = self.index(name).await.map_err(|e| match e {
+        let view = self.index(name).await.map_err(|e| match e {
             StorageError::NameUnknown => StorageError::ManifestUnknown,
             other => other,
         })?;
         let found = match reference {
-            Reference::Tag(t) => index.find_tag(t),
-            Reference::Digest(d) => index.find_digest(d),
+            Reference::Tag(t) => view.find_tag(t),
+            Reference::Digest(d) => view.find_digest(d),
         };
-        if let Some(d) = found {
-            return Ok(d.clone());
-        }
-        match reference {
-            Reference::Digest(d) => self.reachable_child(name, &index, d).await,
-            Reference::Tag(_) => Err(StorageError::ManifestUnknown),
-        }
-    }
-
-    /// A manifest that `index.json` does not list but an index it lists points at (as skopeo
-    /// writes multi-arch layouts): found by walking the indexes, media type from the child.
-    async fn reachable_child(
-        &self,
-        name: &RepoName,
-        index: &Index,
-        wanted: &Digest,
-    ) -> Result<Descriptor> {
-        let is_index = |m: &str| crate::oci::media::manifest_kind(m) == Some(ManifestKind::Index);
-        let mut queue: Vec<Descriptor> = index
-            .manifests
-            .iter()
-            .filter(|d| is_index(&d.media_type))
-            .cloned()
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        while let Some(parent) = queue.pop() {
-            if !seen.insert(parent.digest.clone()) {
-                continue;
-            }
-            let Ok(bytes) = tokio::fs::read(self.layout.blob(name, &parent.digest)).await else {
-                continue;
-            };
-            let Ok(children) = serde_json::from_slice::<ChildList>(&bytes) else {
-                continue;
-            };
-            for child in children.manifests {
-                if &child.digest == wanted {
-                    return Ok(child);
-                }
-                if is_index(&child.media_type) {
-                    queue.push(child);
-                }
-            }
-        }
-        Err(StorageError::ManifestUnknown)
+        found.cloned().ok_or(StorageError::ManifestUnknown)
     }
 
     /// Read a manifest (from memory when it was served recently).
@@ -193,28 +172,7 @@ impl Storage {
         reference: &Reference,
     ) -> Result<ManifestBody> {
         let descriptor = self.resolve(name, reference).await?;
-        let repo = self.repo(name);
-        let cached = repo
-            .manifest_bytes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&descriptor.digest)
-            .cloned();
-        let bytes = match cached {
-            Some(b) => b,
-            None => {
-                let path = self.layout.blob(name, &descriptor.digest);
-                let bytes = match tokio::fs::read(path).await {
-                    Ok(b) => Bytes::from(b),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(StorageError::ManifestUnknown)
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                self.remember_manifest(&repo, &descriptor.digest, &bytes);
-                bytes
-            }
-        };
+        let bytes = self.manifest_bytes(name, &descriptor.digest).await?;
         Ok(ManifestBody {
             bytes,
             media_type: descriptor.media_type,
@@ -222,30 +180,34 @@ impl Storage {
         })
     }
 
-    /// Keep a manifest's bytes in memory, within [`MANIFEST_CACHE_BYTES`] for all repositories
-    /// together (a repository's cache is emptied when it would overflow the budget).
-    fn remember_manifest(&self, repo: &Repo, digest: &Digest, bytes: &Bytes) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if bytes.len() > MANIFEST_CACHE_BYTES / 64 {
-            return;
+    /// The bytes of a manifest the repository's index resolved.
+    async fn manifest_bytes(&self, name: &RepoName, digest: &Digest) -> Result<Bytes> {
+        if let Some(bytes) = self.manifests.get(digest) {
+            return Ok(bytes);
         }
-        let mut cache = repo
-            .manifest_bytes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if self.cached_manifest_bytes.load(Relaxed) + bytes.len() > MANIFEST_CACHE_BYTES {
-            let freed: usize = cache.drain().map(|(_, b)| b.len()).sum();
-            self.cached_manifest_bytes.fetch_sub(freed, Relaxed);
-        }
-        if cache.insert(digest.clone(), bytes.clone()).is_none() {
-            self.cached_manifest_bytes.fetch_add(bytes.len(), Relaxed);
+        let path = self.layout.blob(name, digest);
+        let bytes = match self.blocking(move || std::fs::read(path)).await {
+            Ok(b) => Bytes::from(b),
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::ManifestUnknown)
+            }
+            Err(e) => return Err(e),
+        };
+        self.remember(digest, &bytes);
+        Ok(bytes)
+    }
+
+    /// Keep a manifest's bytes in memory (within the global budget).
+    fn remember(&self, digest: &Digest, bytes: &Bytes) {
+        if bytes.len() <= super::MANIFEST_CACHE_ITEM {
+            self.manifests.insert(digest.clone(), bytes.clone());
         }
     }
 
     /// Whether a tag exists in the repository.
     pub async fn tag_exists(&self, name: &RepoName, tag: &str) -> Result<bool> {
         match self.index(name).await {
-            Ok(index) => Ok(index.find_tag(tag).is_some()),
+            Ok(view) => Ok(view.find_tag(tag).is_some()),
             Err(StorageError::NameUnknown) => Ok(false),
             Err(e) => Err(e),
         }
@@ -264,7 +226,8 @@ impl Storage {
         }
         let repo = self.repo(name);
         let _writer = repo.writer.lock().await;
-        let mut next = (*self.index(name).await?).clone();
+        let view = self.index(name).await?;
+        let mut next = view.file.clone();
         match reference {
             Reference::Tag(t) => {
                 if !next.remove_tag(t) {
@@ -272,7 +235,7 @@ impl Storage {
                 }
             }
             Reference::Digest(d) => {
-                let entries = next.manifests.iter().filter(|m| &m.digest == d).count();
+                let entries = view.entries_of(d);
                 if entries == 0 {
                     return Err(StorageError::ManifestUnknown);
                 }
@@ -280,31 +243,21 @@ impl Storage {
                     return Err(StorageError::ManifestCollision);
                 }
                 next.remove_digest(d);
-                if let Some(map) = repo
-                    .facts
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    map.remove(d);
-                }
             }
         }
-        self.save_index(name, &repo, next).await
+        let children = view.children().cloned().collect();
+        self.save_index(name, &repo, next, children).await
     }
 
-    /// Tags of a repository, sorted, paged.
+    /// Tags of a repository after `last`, sorted, up to `n`; the flag says whether more remain.
     pub async fn tags(
         &self,
         name: &RepoName,
         n: Option<usize>,
         last: Option<&str>,
     ) -> Result<(Vec<String>, bool)> {
-        let index = self.index(name).await?;
-        let tags = index
-            .tags()
-            .into_iter()
-            .filter(|t| last.is_none_or(|l| t.as_str() > l));
+        let view = self.index(name).await?;
+        let tags = view.tags_after(last).map(str::to_owned);
         Ok(super::catalog::page(tags, n))
     }
 
@@ -318,67 +271,135 @@ impl Storage {
         if !self.repo_exists(name) {
             return Ok(Vec::new());
         }
-        let repo = self.repo(name);
-        self.load_facts(name, &repo).await?;
-        let facts = repo.facts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut found: Vec<Descriptor> = facts
-            .iter()
-            .flatten()
-            .filter(|(_, f)| f.subject.as_ref() == Some(subject))
-            .filter(|(_, f)| {
-                artifact_type.is_none_or(|t| f.descriptor.artifact_type.as_deref() == Some(t))
-            })
-            .map(|(_, f)| f.descriptor.clone())
-            .collect();
+        let view = self.index(name).await?;
+        let mut digests: Vec<Digest> = view.referrers_of(subject).to_vec();
+        if !view.file.subjects_complete() {
+            let scanned = self.scanned_subjects(name, &view).await?;
+            for (digest, _) in scanned
+                .iter()
+                .filter(|(d, s)| *s == subject && view.lists(d))
+            {
+                if !digests.contains(digest) {
+                    digests.push(digest.clone());
+                }
+            }
+        }
+        let mut found = Vec::with_capacity(digests.len());
+        for digest in digests {
+            let Some(entry) = view.find_digest(&digest) else {
+                continue;
+            };
+            let bytes = match self.manifest_bytes(name, &digest).await {
+                Ok(b) => b,
+                Err(StorageError::ManifestUnknown) => continue,
+                Err(e) => return Err(e),
+            };
+            let Ok(parsed) = manifest::parse(&bytes, Some(&entry.media_type)) else {
+                continue;
+            };
+            if artifact_type.is_some_and(|t| parsed.artifact_type.as_deref() != Some(t)) {
+                continue;
+            }
+            found.push(Descriptor {
+                media_type: entry.media_type.clone(),
+                digest,
+                size: bytes.len() as u64,
+                artifact_type: parsed.artifact_type,
+                annotations: parsed.annotations,
+                platform: None,
+                urls: None,
+            });
+        }
         found.sort_by(|a, b| a.digest.cmp(&b.digest));
         Ok(found)
     }
 
-    /// Read every manifest of the repository once, to learn subjects and artifact types.
-    async fn load_facts(&self, name: &RepoName, repo: &Repo) -> Result<()> {
-        if repo
-            .facts
+    /// For an index written by another registry: the subjects of its manifests, read once
+    /// (outside the writer lock) and recorded in `index.json` at its next write.
+    async fn scanned_subjects(
+        &self,
+        name: &RepoName,
+        view: &IndexView,
+    ) -> Result<Arc<HashMap<Digest, Digest>>> {
+        let repo: Arc<Repo> = self.repo(name);
+        if let Some(done) = repo
+            .scanned_subjects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+            .clone()
         {
-            return Ok(());
+            return Ok(done);
         }
-        let _writer = repo.writer.lock().await;
-        let index = self.index(name).await?;
-        let mut map = HashMap::new();
-        for entry in &index.manifests {
-            if map.contains_key(&entry.digest) {
-                continue;
-            }
-            let bytes = match tokio::fs::read(self.layout.blob(name, &entry.digest)).await {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if let Ok(parsed) = manifest::parse(&bytes, Some(&entry.media_type)) {
-                let descriptor = Descriptor {
-                    media_type: entry.media_type.clone(),
-                    digest: entry.digest.clone(),
-                    size: bytes.len() as u64,
-                    artifact_type: parsed.artifact_type,
-                    annotations: parsed.annotations,
-                    platform: None,
-                    urls: None,
-                };
-                let subject = parsed.subject;
-                map.insert(
-                    entry.digest.clone(),
-                    ManifestFacts {
-                        descriptor,
-                        subject,
-                    },
-                );
-            }
-        }
-        *repo.facts.lock().unwrap_or_else(|e| e.into_inner()) = Some(map);
-        Ok(())
+        let entries: Vec<(Digest, String)> = view
+            .file
+            .manifests
+            .iter()
+            .map(|d| (d.digest.clone(), d.media_type.clone()))
+            .collect();
+        let repo_dir = self.layout.repo(name);
+        let found = self
+            .blocking(move || {
+                let mut found = HashMap::new();
+                for (digest, media_type) in entries {
+                    let path = blob_path(&repo_dir, &digest);
+                    let Ok(bytes) = std::fs::read(path) else {
+                        continue;
+                    };
+                    if let Ok(parsed) = manifest::parse(&bytes, Some(&media_type)) {
+                        if let Some(subject) = parsed.subject {
+                            found.insert(digest, subject);
+                        }
+                    }
+                }
+                Ok(found)
+            })
+            .await?;
+        let found = Arc::new(found);
+        *repo
+            .scanned_subjects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(found.clone());
+        Ok(found)
     }
+}
+
+fn blob_path(repo_dir: &Path, digest: &Digest) -> std::path::PathBuf {
+    repo_dir
+        .join("blobs")
+        .join(digest.algorithm().name())
+        .join(digest.hex())
+}
+
+/// The children of the index manifests `file` lists (recursively), read from the layout in
+/// `repo_dir`: the manifests a multi-arch push made reachable without listing them.
+pub(super) fn children_on_disk(repo_dir: &Path, file: &IndexFile) -> Vec<Descriptor> {
+    let is_index = |m: &str| crate::oci::media::manifest_kind(m) == Some(ManifestKind::Index);
+    let mut queue: Vec<Digest> = file
+        .manifests
+        .iter()
+        .filter(|d| is_index(&d.media_type))
+        .map(|d| d.digest.clone())
+        .collect();
+    let mut seen = HashSet::new();
+    let mut children = Vec::new();
+    while let Some(parent) = queue.pop() {
+        if !seen.insert(parent.clone()) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(blob_path(repo_dir, &parent)) else {
+            continue;
+        };
+        let Ok(list) = serde_json::from_slice::<ChildList>(&bytes) else {
+            continue;
+        };
+        for child in list.manifests {
+            if is_index(&child.media_type) {
+                queue.push(child.digest.clone());
+            }
+            children.push(child);
+        }
+    }
+    children
 }
 
 /// The children of an index, as far as finding a child needs.
@@ -386,11 +407,4 @@ impl Storage {
 struct ChildList {
     #[serde(default)]
     manifests: Vec<Descriptor>,
-}
-
-impl Index {
-    /// Digests of every manifest the index names.
-    pub fn digests(&self) -> impl Iterator<Item = &Digest> {
-        self.manifests.iter().map(|d| &d.digest)
-    }
 }

@@ -1,16 +1,26 @@
-//! Blob upload sessions. Bytes stream to `<repo>/.uploads/<id>` while being hashed; a session
-//! outlives a restart (its file is re-hashed on first use); a failed or mismatched chunk is
-//! rolled back; only a verified, fsynced file is moved into the repository.
+//! Blob upload sessions. Bytes stream to `<repo>/.uploads/<id>`; each batch is hashed and
+//! written by a short job on the storage pool (no thread is held for the life of a body, so a
+//! thousand slow uploads cost memory, not threads). A session outlives a restart (its file is
+//! re-hashed on first use); a failed or mismatched chunk is rolled back; only a verified,
+//! fsynced file is moved into the repository. Sessions are bounded per repository and in
+//! total, and one left idle for `upload_timeout` is abandoned.
 
-use super::{blocking, Result, Storage, StorageError};
+use super::{BodyError, Result, Storage, StorageError};
 use crate::oci::{Algorithm, Digest, Hasher, RepoName};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
-use std::io::SeekFrom;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+/// Default `storage.maxUploads`.
+pub const MAX_UPLOADS: usize = 4096;
+/// Default `storage.maxUploadsPerRepository`.
+pub const MAX_UPLOADS_PER_REPOSITORY: usize = 256;
+/// Default `storage.uploadTimeout`.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Bytes gathered before one write to disk.
 const WRITE_BATCH: usize = 1 << 20;
 
@@ -23,54 +33,101 @@ pub struct UploadStatus {
 
 /// One open upload.
 struct Session {
-    repo: RepoName,
     path: PathBuf,
     size: u64,
     /// SHA-256 of the bytes so far; None until re-read after a restart.
     hasher: Option<Hasher>,
 }
 
+/// A session and when it was last used.
+struct Entry {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    repo: RepoName,
+    touched: Instant,
+}
+
 /// The sessions this process has touched.
 #[derive(Default)]
 pub struct Sessions {
-    open: Mutex<HashMap<uuid::Uuid, Arc<tokio::sync::Mutex<Session>>>>,
+    open: Mutex<HashMap<uuid::Uuid, Entry>>,
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<uuid::Uuid, Entry>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Undo the last `written` bytes of an append, or a whole append that failed.
+async fn truncate_to(storage: &Storage, path: PathBuf, size: u64) -> Result<()> {
+    storage
+        .blocking(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)?
+                .set_len(size)
+        })
+        .await
 }
 
 impl Storage {
     /// Open a new upload session in `name`; returns its id.
     pub async fn start_upload(&self, name: &RepoName) -> Result<String> {
+        self.check_upload_limits(name)?;
         self.ensure_repo(name).await?;
         let id = uuid::Uuid::new_v4();
         let dir = self.layout.uploads(name);
-        tokio::fs::create_dir_all(&dir).await?;
         let path = dir.join(id.to_string());
-        tokio::fs::File::create(&path).await?;
+        let created = path.clone();
+        self.blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::File::create(&created).map(drop)
+        })
+        .await?;
         let session = Session {
-            repo: name.clone(),
             path,
             size: 0,
             hasher: Some(Hasher::new(Algorithm::Sha256)),
         };
-        self.uploads
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, Arc::new(tokio::sync::Mutex::new(session)));
+        self.uploads.lock().insert(
+            id,
+            Entry {
+                session: Arc::new(tokio::sync::Mutex::new(session)),
+                repo: name.clone(),
+                touched: Instant::now(),
+            },
+        );
         Ok(id.to_string())
+    }
+
+    fn check_upload_limits(&self, name: &RepoName) -> Result<()> {
+        let open = self.uploads.lock();
+        let total = self.options.max_uploads;
+        if open.len() >= total {
+            return Err(StorageError::TooManyUploads {
+                scope: "storage.maxUploads",
+                limit: total,
+            });
+        }
+        let per_repo = self.options.max_uploads_per_repository;
+        if open.values().filter(|e| &e.repo == name).count() >= per_repo {
+            return Err(StorageError::TooManyUploads {
+                scope: "storage.maxUploadsPerRepository",
+                limit: per_repo,
+            });
+        }
+        Ok(())
     }
 
     /// Find a session by id, restoring it from disk after a restart.
     async fn session(&self, name: &RepoName, id: &str) -> Result<Arc<tokio::sync::Mutex<Session>>> {
         let id = uuid::Uuid::try_parse(id).map_err(|_| StorageError::UploadUnknown)?;
-        let known = self
-            .uploads
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        if let Some(session) = known {
-            if &session.lock().await.repo != name {
+        let known = self.uploads.lock().get_mut(&id).map(|e| {
+            e.touched = Instant::now();
+            (e.session.clone(), e.repo.clone())
+        });
+        if let Some((session, repo)) = known {
+            if &repo != name {
                 return Err(StorageError::UploadUnknown);
             }
             return Ok(session);
@@ -79,22 +136,34 @@ impl Storage {
             return Err(StorageError::UploadUnknown);
         }
         let path = self.layout.uploads(name).join(id.to_string());
-        let size = match tokio::fs::metadata(&path).await {
+        let probe = path.clone();
+        let size = match self
+            .blocking(move || std::fs::symlink_metadata(probe))
+            .await
+        {
             Ok(m) if m.is_file() => m.len(),
             Ok(_) => return Err(StorageError::UploadUnknown),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StorageError::UploadUnknown)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
+        self.check_upload_limits(name)?;
         let restored = Arc::new(tokio::sync::Mutex::new(Session {
-            repo: name.clone(),
             path,
             size,
             hasher: None,
         }));
-        let mut open = self.uploads.open.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(open.entry(id).or_insert(restored).clone())
+        let mut open = self.uploads.lock();
+        Ok(open
+            .entry(id)
+            .or_insert(Entry {
+                session: restored,
+                repo: name.clone(),
+                touched: Instant::now(),
+            })
+            .session
+            .clone())
     }
 
     /// How much of an upload has arrived.
@@ -107,7 +176,7 @@ impl Storage {
     /// Append a chunk. `range` is the chunk's (first, last) byte offsets when the client sent
     /// `Content-Range`; the first must equal the bytes received so far, and the chunk's length
     /// must match. A chunk that fails is rolled back entirely.
-    pub async fn append_upload<S, E>(
+    pub async fn append_upload<S>(
         &self,
         name: &RepoName,
         id: &str,
@@ -115,8 +184,7 @@ impl Storage {
         body: S,
     ) -> Result<UploadStatus>
     where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
         let session = self.session(name, id).await?;
         let mut session = session.lock().await;
@@ -125,10 +193,12 @@ impl Storage {
                 return Err(StorageError::RangeInvalid { size: session.size });
             }
         }
-        let written = append(&mut session, body).await?;
+        let before = (session.size, session.hasher.clone());
+        let written = self.append(&mut session, body).await?;
         if let Some((first, last)) = range {
             if last.checked_sub(first).map(|l| l + 1) != Some(written) {
-                rollback(&mut session, written).await?;
+                (session.size, session.hasher) = before;
+                truncate_to(self, session.path.clone(), session.size).await?;
                 return Err(StorageError::RangeInvalid { size: session.size });
             }
         }
@@ -138,7 +208,7 @@ impl Storage {
     /// Append the final chunk (possibly empty; `range` as for [`Storage::append_upload`]),
     /// verify the content against `digest`, and move it into the repository. An out-of-order
     /// final chunk leaves the session as it was; otherwise the session ends, matched or not.
-    pub async fn finish_upload<S, E>(
+    pub async fn finish_upload<S>(
         &self,
         name: &RepoName,
         id: &str,
@@ -147,8 +217,7 @@ impl Storage {
         body: S,
     ) -> Result<()>
     where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
         let handle = self.session(name, id).await?;
         let mut session = handle.lock().await;
@@ -157,33 +226,58 @@ impl Storage {
                 return Err(StorageError::RangeInvalid { size: session.size });
             }
         }
-        append(&mut session, body).await?;
+        self.append(&mut session, body).await?;
         let path = session.path.clone();
-        let actual = match (digest.algorithm(), session.hasher.clone()) {
-            (Algorithm::Sha256, Some(hasher)) => hasher.finish(),
-            (algorithm, _) => hash_file(path.clone(), algorithm).await?,
-        };
+        let sha256 = session
+            .hasher
+            .clone()
+            .filter(|_| digest.algorithm() == Algorithm::Sha256);
+        let algorithm = digest.algorithm();
+        let hashed = path.clone();
+        // Hash (when the streamed hash does not apply) and fsync in one job.
+        let actual = self
+            .blocking(move || {
+                let actual = match sha256 {
+                    Some(hasher) => hasher.finish(),
+                    None => hash_file(&hashed, algorithm)?,
+                };
+                std::fs::File::open(&hashed)?.sync_all()?;
+                Ok(actual)
+            })
+            .await;
         self.forget_upload(id);
+        let actual = match actual {
+            Ok(a) => a,
+            Err(e) => {
+                self.discard(path).await;
+                return Err(e);
+            }
+        };
         if &actual != digest {
-            let _ = tokio::fs::remove_file(&path).await;
+            self.discard(path).await;
             return Err(StorageError::DigestMismatch);
         }
-        blocking({
-            let path = path.clone();
-            move || std::fs::File::open(path)?.sync_all()
-        })
-        .await?;
-        self.commit_blob(name, digest, path).await
+        match self.commit_blob(name, digest, path.clone()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.discard(path).await;
+                Err(e)
+            }
+        }
     }
 
     /// Push a whole blob in one request.
-    pub async fn put_blob<S, E>(&self, name: &RepoName, digest: &Digest, body: S) -> Result<()>
+    pub async fn put_blob<S>(&self, name: &RepoName, digest: &Digest, body: S) -> Result<()>
     where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
         let id = self.start_upload(name).await?;
-        self.finish_upload(name, &id, None, digest, body).await
+        let result = self.finish_upload(name, &id, None, digest, body).await;
+        if result.is_err() {
+            // A monolithic push leaves no session behind, whatever went wrong.
+            let _ = self.cancel_upload(name, &id).await;
+        }
+        result
     }
 
     /// Abandon an upload and delete what it received.
@@ -191,20 +285,24 @@ impl Storage {
         let handle = self.session(name, id).await?;
         let session = handle.lock().await;
         self.forget_upload(id);
-        match tokio::fs::remove_file(&session.path).await {
+        let path = session.path.clone();
+        match self.blocking(move || std::fs::remove_file(path)).await {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::UploadUnknown),
-            Err(e) => Err(e.into()),
+            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::UploadUnknown)
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// Remove a file a failed upload left (best effort: GC collects it otherwise).
+    async fn discard(&self, path: PathBuf) {
+        let _ = self.blocking(move || std::fs::remove_file(path)).await;
     }
 
     fn forget_upload(&self, id: &str) {
         if let Ok(id) = uuid::Uuid::try_parse(id) {
-            self.uploads
-                .open
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            self.uploads.lock().remove(&id);
         }
     }
 
@@ -214,124 +312,141 @@ impl Storage {
             .iter()
             .filter_map(|p| p.file_name()?.to_str()?.parse().ok())
             .collect();
-        let mut open = self.uploads.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.uploads.lock();
         for id in ids {
             open.remove(&id);
         }
     }
-}
 
-/// Stream `body` onto the end of the session's file; returns the bytes written. Receiving and
-/// hashing run here while a blocking thread writes the previous batch, so the disk and the
-/// network overlap. On a body or disk error the file and hash are restored to where they were.
-async fn append<S, E>(session: &mut Session, mut body: S) -> Result<u64>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    if session.hasher.is_none() {
-        let path = session.path.clone();
-        let hash = blocking(move || {
-            let mut hasher = Hasher::new(Algorithm::Sha256);
-            let mut f = std::fs::File::open(path)?;
-            copy_into_hasher(&mut f, &mut hasher)?;
-            Ok(hasher)
-        })
-        .await?;
-        session.hasher = Some(hash);
+    /// Abandon sessions idle for longer than `storage.uploadTimeout` (not in use right now):
+    /// their files are removed and they no longer count against the limits. Returns how many.
+    pub async fn expire_uploads(&self) -> usize {
+        let timeout = self.options.upload_timeout;
+        let expired: Vec<(uuid::Uuid, Arc<tokio::sync::Mutex<Session>>)> = {
+            let mut open = self.uploads.lock();
+            let stale: Vec<uuid::Uuid> = open
+                .iter()
+                .filter(|(_, e)| e.touched.elapsed() >= timeout)
+                .map(|(id, _)| *id)
+                .collect();
+            stale
+                .into_iter()
+                .filter_map(|id| {
+                    let entry = open.get(&id)?;
+                    // A session someone holds right now is not idle.
+                    drop(entry.session.try_lock().ok()?);
+                    open.remove(&id).map(|e| (id, e.session))
+                })
+                .collect()
+        };
+        for (_, session) in &expired {
+            let path = session.lock().await.path.clone();
+            self.discard(path).await;
+        }
+        expired.len()
     }
-    let before_hash = session.hasher.clone();
-    let (batches, writer) = spawn_writer(session.path.clone(), session.size);
-    let mut written = 0u64;
-    let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
-    let received: Result<()> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| StorageError::Body(e.to_string()))?;
-            if let Some(h) = session.hasher.as_mut() {
-                h.update(&chunk);
-            }
-            batch.extend_from_slice(&chunk);
-            written += chunk.len() as u64;
-            if batch.len() >= WRITE_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
-                if batches.send(full).await.is_err() {
-                    break; // the writer failed; its error is reported below
+
+    /// Stream `body` onto the end of the session's file; returns the bytes written. Each batch
+    /// is hashed and written by a job on the storage pool while the next one is received. On a
+    /// body or disk error (or the size limit), the file and hash are restored.
+    async fn append<S>(&self, session: &mut Session, mut body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
+    {
+        let path = session.path.clone();
+        let stale_hasher = session.hasher.is_none();
+        let (file, hasher) = self
+            .blocking(move || {
+                let mut file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)?;
+                let hasher = if stale_hasher {
+                    let mut hasher = Hasher::new(Algorithm::Sha256);
+                    copy_into_hasher(&mut file, &mut hasher)?;
+                    Some(hasher)
+                } else {
+                    None
+                };
+                Ok((Arc::new(file), hasher))
+            })
+            .await?;
+        if let Some(h) = hasher {
+            session.hasher = Some(h);
+        }
+        let start = (session.size, session.hasher.clone());
+        let limit = self.options.max_blob_size;
+        let mut offset = session.size;
+        let mut hasher = session
+            .hasher
+            .take()
+            .unwrap_or_else(|| Hasher::new(Algorithm::Sha256));
+        let mut in_flight: Option<tokio::task::JoinHandle<Result<Hasher>>> = None;
+        let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
+        let outcome: Result<()> = async {
+            loop {
+                let chunk = body.next().await;
+                let done = chunk.is_none();
+                if let Some(chunk) = chunk {
+                    let chunk = chunk.map_err(StorageError::Body)?;
+                    batch.extend_from_slice(&chunk);
+                    if limit > 0 && offset + batch.len() as u64 > limit {
+                        return Err(StorageError::TooLarge { limit });
+                    }
+                }
+                if batch.len() >= WRITE_BATCH || (done && !batch.is_empty()) {
+                    if let Some(previous) = in_flight.take() {
+                        hasher = previous.await.map_err(std::io::Error::other)??;
+                    }
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+                    let at = offset;
+                    offset += full.len() as u64;
+                    let (io, file) = (self.io.clone(), file.clone());
+                    let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
+                    in_flight = Some(tokio::spawn(async move {
+                        io.run(move || {
+                            h.update(&full);
+                            file.write_all_at(&full, at)?;
+                            Ok::<_, std::io::Error>(h)
+                        })
+                        .await?
+                        .map_err(StorageError::from)
+                    }));
+                }
+                if done {
+                    break;
                 }
             }
+            if let Some(last) = in_flight.take() {
+                hasher = last.await.map_err(std::io::Error::other)??;
+            }
+            Ok(())
         }
-        if !batch.is_empty() {
-            let _ = batches.send(batch).await;
+        .await;
+        if let Some(pending) = in_flight.take() {
+            let _ = pending.await; // never leave a write running behind a rollback
         }
-        Ok(())
-    }
-    .await;
-    drop(batches);
-    let stored = writer.await.map_err(std::io::Error::other).and_then(|r| r);
-    match (received, stored) {
-        (Ok(()), Ok(())) => {
-            session.size += written;
-            Ok(written)
-        }
-        (received, stored) => {
-            session.hasher = before_hash;
-            let f = tokio::fs::OpenOptions::new()
-                .write(true)
-                .open(&session.path)
-                .await?;
-            f.set_len(session.size).await?;
-            Err(match (received, stored) {
-                (Err(e), _) => e,
-                (_, Err(e)) => e.into(),
-                _ => unreachable!("both succeeded"),
-            })
+        match outcome {
+            Ok(()) => {
+                let written = offset - start.0;
+                session.size = offset;
+                session.hasher = Some(hasher);
+                Ok(written)
+            }
+            Err(e) => {
+                (session.size, session.hasher) = start;
+                truncate_to(self, session.path.clone(), session.size).await?;
+                Err(e)
+            }
         }
     }
-}
-
-/// Batches in flight between the receiving task and the disk writer.
-const WRITE_QUEUE: usize = 4;
-
-/// A blocking thread writing the batches it is sent to `path`, from `offset` on, in order.
-fn spawn_writer(
-    path: PathBuf,
-    offset: u64,
-) -> (
-    tokio::sync::mpsc::Sender<Vec<u8>>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    use std::io::{Seek, Write};
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    let writer = tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
-        file.seek(SeekFrom::Start(offset))?;
-        while let Some(batch) = rx.blocking_recv() {
-            file.write_all(&batch)?;
-        }
-        Ok(())
-    });
-    (tx, writer)
-}
-
-/// Undo the last `written` bytes of an append.
-async fn rollback(session: &mut Session, written: u64) -> Result<()> {
-    session.size -= written;
-    let f = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&session.path)
-        .await?;
-    f.set_len(session.size).await?;
-    session.hasher = None; // re-read from disk on next use
-    Ok(())
 }
 
 /// Hash a whole file with `algorithm`.
-async fn hash_file(path: PathBuf, algorithm: Algorithm) -> Result<Digest> {
-    Ok(blocking(move || {
-        let mut hasher = Hasher::new(algorithm);
-        copy_into_hasher(&mut std::fs::File::open(path)?, &mut hasher)?;
-        Ok(hasher.finish())
-    })
-    .await?)
+fn hash_file(path: &std::path::Path, algorithm: Algorithm) -> std::io::Result<Digest> {
+    let mut hasher = Hasher::new(algorithm);
+    copy_into_hasher(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finish())
 }
 
 fn copy_into_hasher(f: &mut std::fs::File, hasher: &mut Hasher) -> std::io::Result<()> {

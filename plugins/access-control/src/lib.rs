@@ -11,7 +11,7 @@ pub mod policy;
 use std::cell::RefCell;
 
 use exports::portcullis::plugin::authorizer::Guest;
-use portcullis::plugin::types::{self, AccessRequest, Decision, Identity, Level};
+use portcullis::plugin::types::{self, AccessRequest, AnonymousGrants, Decision, Identity, Level};
 
 wit_bindgen::generate!({ path: "../../wit", world: "authorizer-plugin" });
 
@@ -52,6 +52,18 @@ impl Guest for AccessControl {
         match verdict {
             Ok(()) => Decision::Allow,
             Err(reason) => Decision::Deny(reason),
+        }
+    }
+
+    fn anonymous_access() -> AnonymousGrants {
+        let (repositories, metrics, authenticated_only) = POLICY.with(|p| match &*p.borrow() {
+            Some(policy) => policy.anonymous_grants(),
+            None => (false, false, true),
+        });
+        AnonymousGrants {
+            repositories,
+            metrics,
+            authenticated_only,
         }
     }
 

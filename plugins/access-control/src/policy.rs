@@ -238,6 +238,29 @@ impl Policy {
         }
     }
 
+    /// What the policy may grant without authentication: (some repository access, reading
+    /// metrics, some access that needs authentication). zot's rules follow from it: anonymous
+    /// requests are admitted only where something may be granted anonymously, and Docker
+    /// clients are challenged on `/v2/` when anonymous and authenticated-only grants mix.
+    pub fn anonymous_grants(&self) -> (bool, bool, bool) {
+        let Some(rules) = &self.rules else {
+            return (false, false, true);
+        };
+        let grants = |g: &Grant| g.users.values().chain(g.groups.values()).any(|a| a.0 != 0);
+        let repositories = rules.patterns.iter().any(|p| p.anonymous.0 != 0);
+        let authenticated_only = rules
+            .patterns
+            .iter()
+            .any(|p| p.default.0 != 0 || grants(&p.grant))
+            || grants(&rules.admin)
+            || !rules.metrics_users.is_empty();
+        (
+            repositories,
+            rules.metrics_anonymous_read,
+            authenticated_only,
+        )
+    }
+
     /// Keep, in order, the repositories `subject` (`None`: anonymous) may see in the catalog:
     /// those it may `read`; admins see all of them.
     pub fn filter_catalog(

@@ -17,6 +17,9 @@ pub const API_KEY_PREFIX: &str = "zak_";
 #[derive(Debug, Default)]
 pub struct Htpasswd {
     users: BTreeMap<String, Entry>,
+    /// A hash of the kind and cost the file uses, checked for unknown users so that a wrong
+    /// user name costs as much as a wrong password (no user enumeration by timing).
+    decoy: Option<Entry>,
 }
 
 /// How one user's password is checked.
@@ -53,10 +56,12 @@ impl Htpasswd {
     ///
     /// Lines are trimmed of surrounding whitespace (so CRLF files work); empty lines and lines
     /// whose first non-blank character is `#` are skipped. Each other line must be `user:hash`
-    /// with a non-empty user, or the whole file is refused with an error naming the line
-    /// (1-based) — never its content. A user listed twice keeps its last entry (zot keeps a
-    /// map). Users whose hash kind is not supported are kept as refused, with a warning.
-    pub fn parse(content: &str) -> Result<(Self, Vec<Warning>), String> {
+    /// with a non-empty user; a line that is not is skipped with a warning naming the line
+    /// (1-based) — never its content — as zot does, so one bad line never keeps the rest of
+    /// the file (and its revocations) from loading. A user listed twice keeps its last entry
+    /// (zot keeps a map). Users whose hash kind is not supported are kept as refused, with a
+    /// warning.
+    pub fn parse(content: &str) -> (Self, Vec<Warning>) {
         let mut users: BTreeMap<String, (usize, Entry)> = BTreeMap::new();
         let mut warnings = Vec::new();
         for (index, raw) in content.lines().enumerate() {
@@ -66,12 +71,16 @@ impl Htpasswd {
                 continue;
             }
             let Some((user, hash)) = line.split_once(':') else {
-                return Err(format!(
-                    "htpasswd line {number}: expected `user:hash` (no `:` found)"
-                ));
+                warnings.push(Warning(format!(
+                    "htpasswd line {number}: expected `user:hash` (no `:` found); line skipped"
+                )));
+                continue;
             };
             if user.is_empty() {
-                return Err(format!("htpasswd line {number}: empty user name"));
+                warnings.push(Warning(format!(
+                    "htpasswd line {number}: empty user name; line skipped"
+                )));
+                continue;
             }
             let entry = classify(hash.trim());
             if let Entry::Refused(kind) = entry {
@@ -88,11 +97,16 @@ impl Htpasswd {
                 )));
             }
         }
-        let users = users
+        let users: BTreeMap<String, Entry> = users
             .into_iter()
             .map(|(user, (_, entry))| (user, entry))
             .collect();
-        Ok((Htpasswd { users }, warnings))
+        let decoy = users
+            .values()
+            .find(|e| matches!(e, Entry::Bcrypt(_)))
+            .or_else(|| users.values().find(|e| matches!(e, Entry::ShaCrypt(_))))
+            .cloned();
+        (Htpasswd { users, decoy }, warnings)
     }
 
     /// Number of users in the file (refused ones included).
@@ -107,43 +121,65 @@ impl Htpasswd {
 
     /// Judge one set of Basic credentials.
     ///
-    /// - Unknown user: [`Verdict::NotMine`] (the next authenticator, e.g. API keys, may try).
+    /// - A password shaped like an API key (`zak_` and 32 hex digits, which no password in the
+    ///   file is): [`Verdict::NotMine`] for every user, without hashing, so that API keys
+    ///   pass to the key authenticator (zot tries htpasswd, then API keys, with the same Basic
+    ///   credentials).
+    /// - Unknown user: [`Verdict::NotMine`] (the next authenticator may try), after checking
+    ///   the password against a decoy hash of the file's kind, so that an unknown user costs
+    ///   as much time as a wrong password.
     /// - Known user, right password: [`Verdict::Authenticated`].
-    /// - Known user, wrong password that starts with `zak_`: [`Verdict::NotMine`], so that
-    ///   an htpasswd user can still present one of their API keys (zot tries htpasswd, then
-    ///   API keys, with the same Basic credentials).
-    /// - Known user, any other wrong password (or a refused hash kind): [`Verdict::Rejected`].
+    /// - Known user, wrong password (or a refused hash kind): [`Verdict::Rejected`].
     ///
     /// The comparison of derived hashes is constant-time: `bcrypt::verify` compares with
     /// `subtle::ConstantTimeEq`, `sha_crypt`'s verifier with `ctutils::CtEq`.
     pub fn check(&self, username: &str, password: &str) -> Verdict {
+        if is_api_key(password) {
+            return Verdict::NotMine;
+        }
         let Some(entry) = self.users.get(username) else {
+            if let Some(decoy) = &self.decoy {
+                let _ = verify(decoy, password);
+            }
             return Verdict::NotMine;
         };
-        let outcome = match entry {
-            Entry::Bcrypt(hash) => match bcrypt::verify(password, hash) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("invalid password".to_owned()),
-                // Structure was checked at load time; anything left is a hash we cannot use.
-                Err(e) => Err(format!("unusable bcrypt hash: {e}")),
-            },
-            Entry::ShaCrypt(hash) => {
-                use sha_crypt::{PasswordVerifier, ShaCrypt};
-                match ShaCrypt::default().verify_password(password.as_bytes(), hash.as_str()) {
-                    Ok(()) => Ok(()),
-                    Err(sha_crypt::password_hash::Error::PasswordInvalid) => {
-                        Err("invalid password".to_owned())
-                    }
-                    Err(e) => Err(format!("unusable SHA-crypt hash: {e}")),
-                }
-            }
-            Entry::Refused(kind) => Err(format!("unsupported password hash ({kind})")),
-        };
-        match outcome {
+        match verify(entry, password) {
             Ok(()) => Verdict::Authenticated,
-            Err(_) if password.starts_with(API_KEY_PREFIX) => Verdict::NotMine,
             Err(reason) => Verdict::Rejected(reason),
         }
+    }
+}
+
+/// Whether a password is shaped like a zot API key.
+fn is_api_key(password: &str) -> bool {
+    password.strip_prefix(API_KEY_PREFIX).is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Check a password against one entry.
+fn verify(entry: &Entry, password: &str) -> Result<(), String> {
+    match entry {
+        Entry::Bcrypt(hash) => match bcrypt::verify(password, hash) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("invalid password".to_owned()),
+            // Structure was checked at load time; anything left is a hash we cannot use.
+            Err(e) => Err(format!("unusable bcrypt hash: {e}")),
+        },
+        Entry::ShaCrypt(hash) => {
+            use sha_crypt::{PasswordVerifier, ShaCrypt};
+            match ShaCrypt::default().verify_password(password.as_bytes(), hash.as_str()) {
+                Ok(()) => Ok(()),
+                Err(sha_crypt::password_hash::Error::PasswordInvalid) => {
+                    Err("invalid password".to_owned())
+                }
+                Err(e) => Err(format!("unusable SHA-crypt hash: {e}")),
+            }
+        }
+        Entry::Refused(kind) => Err(format!("unsupported password hash ({kind})")),
     }
 }
 
@@ -266,7 +302,7 @@ mod tests {
     const DES: &str = "nQ.a56aANKN0Y";
 
     fn parse_ok(content: &str) -> (Htpasswd, Vec<Warning>) {
-        Htpasswd::parse(content).expect("parses")
+        Htpasswd::parse(content)
     }
 
     fn rejected() -> Verdict {
@@ -476,13 +512,41 @@ mod tests {
     }
 
     #[test]
-    fn missing_colon_or_empty_user_is_an_error_naming_the_line() {
-        let err = Htpasswd::parse(&format!("# c\nbob:{BOB_BCRYPT_4}\nnocolonhere\n")).unwrap_err();
-        assert!(err.contains("line 3"), "{err}");
-        assert!(!err.contains("nocolonhere"), "{err}");
-        let err = Htpasswd::parse(&format!("bob:{BOB_BCRYPT_4}\n:{SHA256}\n")).unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
-        assert!(err.contains("empty user"), "{err}");
+    fn bad_lines_are_skipped_with_a_warning_naming_the_line() {
+        let (h, w) = parse_ok(&format!(
+            "# c\nnocolonhere\nbob:{BOB_BCRYPT_4}\n:{SHA256}\n"
+        ));
+        assert_eq!(h.len(), 1, "the good line still loads");
+        assert_eq!(h.check("bob", "hunter2"), Verdict::Authenticated);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].0.contains("line 2") && !w[0].0.contains("nocolonhere"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].0.contains("line 4") && w[1].0.contains("empty user"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_users_cost_as_much_as_wrong_passwords() {
+        let hash = bcrypt::hash_with_salt("pw", 8, [3u8; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY);
+        let (h, _) = parse_ok(&format!("u:{hash}"));
+        let time = |user: &str| {
+            let started = std::time::Instant::now();
+            for _ in 0..3 {
+                h.check(user, "wrong");
+            }
+            started.elapsed()
+        };
+        let (known, unknown) = (time("u"), time("nobody"));
+        assert!(
+            unknown * 2 > known && known * 2 > unknown,
+            "known {known:?} vs unknown {unknown:?}"
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Guest for Component {
     fn configure(config: String) -> Result<(), String> {
         let config: Config = serde_json::from_str(&config)
             .map_err(|e| format!("htpasswd plugin: invalid configuration: {e}"))?;
-        let (users, warnings) = Htpasswd::parse(&config.htpasswd)?;
+        let (users, warnings) = Htpasswd::parse(&config.htpasswd);
         for warning in &warnings {
             log(Level::Warn, &warning.0);
         }
@@ -73,6 +73,8 @@ impl Guest for Component {
                     username: credentials.username,
                     groups: Vec::new(),
                     source: SOURCE.to_owned(),
+                    scopes: None,
+                    expires_at_ms: None,
                 }),
                 Verdict::NotMine => AuthnResult::NotMine,
                 Verdict::Rejected(reason) => AuthnResult::Rejected(reason),

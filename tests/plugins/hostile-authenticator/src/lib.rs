@@ -12,7 +12,7 @@
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/versions/0.1.0",
         world: "authenticator-plugin",
     });
 }

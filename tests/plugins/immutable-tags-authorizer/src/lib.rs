@@ -9,7 +9,7 @@
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/versions/0.1.0",
         world: "authorizer-plugin",
     });
 }

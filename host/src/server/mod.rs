@@ -1,4 +1,10 @@
-//! Starting the registry: storage, garbage collection, the HTTP(S) listener, shutdown.
+//! Starting the registry: storage, background housekeeping, the HTTP(S) listener, shutdown.
+
+mod body;
+mod connection;
+mod limits;
+mod listener;
+mod tls;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
@@ -10,21 +16,40 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often abandoned upload sessions are looked for.
+const UPLOAD_SWEEP: Duration = Duration::from_secs(60);
+
+/// The storage settings of `config`.
+pub fn storage_options(config: &Config) -> StorageOptions {
+    let s = &config.storage;
+    let defaults = StorageOptions::new(s.rootdirectory.clone());
+    StorageOptions {
+        dedupe: s.dedupe,
+        max_blob_size: s.maxblobsize.unwrap_or(defaults.max_blob_size),
+        max_uploads: s.maxuploads.unwrap_or(defaults.max_uploads),
+        max_uploads_per_repository: s
+            .maxuploadsperrepository
+            .unwrap_or(defaults.max_uploads_per_repository),
+        upload_timeout: s.uploadtimeout.unwrap_or(defaults.upload_timeout),
+        max_repos: s.maxrepos.unwrap_or(defaults.max_repos),
+        ..defaults
+    }
+}
 
 /// Serve until SIGINT or SIGTERM. With a configuration file, its gate is loaded and the file
 /// (and everything the gate was built from) is watched for hot swaps.
 pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let storage = Storage::open(StorageOptions {
-        root: config.storage.rootdirectory.clone(),
-        dedupe: config.storage.dedupe,
-    })
-    .await
-    .with_context(|| {
-        format!(
-            "cannot open storage at {}",
-            config.storage.rootdirectory.display()
-        )
-    })?;
+    let fd_limit = limits::raise_fd_limit();
+    let storage = Storage::open(storage_options(&config))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open storage at {}",
+                config.storage.rootdirectory.display()
+            )
+        })?;
     let storage = Arc::new(storage);
     if config.storage.gc {
         tokio::spawn(collect_garbage(
@@ -33,6 +58,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
             config.storage.gcdelay,
         ));
     }
+    tokio::spawn(expire_uploads(storage.clone()));
     let gate = match config_path {
         None => Arc::new(Gate::open()),
         Some(path) => start_gate(&config, path).await?,
@@ -41,42 +67,33 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         storage,
         gate,
         metrics: Metrics::default(),
+        body: api::body::BodyLimits {
+            min_rate: config.http.minbodyrate.unwrap_or(api::body::MIN_BODY_RATE),
+            window: config
+                .http
+                .bodyratewindow
+                .unwrap_or(api::body::BODY_RATE_WINDOW),
+            read_timeout: config.http.readtimeout.filter(|t| !t.is_zero()),
+        },
+        write_timeout: config.http.writetimeout.filter(|t| !t.is_zero()),
     });
     let app = api::router(state, config.metrics_path().as_deref());
     let addr = resolve(&config.http.address, config.http.port).await?;
-    match &config.http.tls {
-        None => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!(addr = %listener.local_addr()?, tls = false, "listening");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
-        }
-        Some(tls) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .context("cannot load http.tls certificate or key")?;
-            let handle = axum_server::Handle::new();
-            let on_signal = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                on_signal.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            let announce = handle.clone();
-            tokio::spawn(async move {
-                if let Some(bound) = announce.listening().await {
-                    tracing::info!(addr = %bound, tls = true, "listening");
-                }
-            });
-            axum_server::bind_rustls(addr, rustls)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await?;
-        }
-    }
+    let tls = match &config.http.tls {
+        Some(t) => Some(tls::acceptor(t.cert.clone(), t.key.clone())?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let limits = limits::ListenerLimits::new(&config.http, fd_limit);
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        tls = tls.is_some(),
+        max_connections = limits.max_connections,
+        "listening"
+    );
+    listener::run(listener, tls, app, limits, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -85,7 +102,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
 /// own configuration, in a scratch runtime (the compile cache is used if it already exists;
 /// nothing is written under the storage root).
 pub fn verify_plugins(config: &Config) -> anyhow::Result<()> {
-    let gate_config = gate::gate_config(config)?;
+    let gate_config = gate::gate_config(config, gate::Reading::Start)?;
     if gate_config.is_open() {
         return Ok(());
     }
@@ -120,7 +137,7 @@ fn plugin_cache_dir(config: &Config) -> PathBuf {
 async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc<Gate>> {
     let private = config.storage.rootdirectory.join("_portcullis");
     let cache_dir = plugin_cache_dir(config);
-    let gate_config = gate::gate_config(config)?;
+    let gate_config = gate::gate_config(config, gate::Reading::Start)?;
     let (runtime, generation, watched) = tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::new(cache_dir, &private.join("plugins.redb"))?;
         let generation = Gate::load(&runtime, &gate_config)?;
@@ -140,11 +157,7 @@ async fn resolve(address: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("http.address {address:?} has no address"))
 }
 
-async fn collect_garbage(
-    storage: Arc<Storage>,
-    interval: std::time::Duration,
-    delay: std::time::Duration,
-) {
+async fn collect_garbage(storage: Arc<Storage>, interval: Duration, delay: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate; start one interval after boot
@@ -154,9 +167,22 @@ async fn collect_garbage(
             Ok(report) => tracing::info!(
                 blobs = report.blobs_removed,
                 uploads = report.uploads_removed,
+                skipped = report.repositories_skipped,
                 "garbage collected"
             ),
             Err(e) => tracing::error!(error = %e, "garbage collection failed"),
+        }
+    }
+}
+
+async fn expire_uploads(storage: Arc<Storage>) {
+    let mut ticker = tokio::time::interval(UPLOAD_SWEEP);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let expired = storage.expire_uploads().await;
+        if expired > 0 {
+            tracing::info!(expired, "abandoned upload sessions removed");
         }
     }
 }
