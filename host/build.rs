@@ -15,16 +15,14 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().unwrap();
     let plugins = workspace.join("plugins");
+    // The whole plugin workspace (its sources, manifests and lock file; its build output is
+    // under target/), and the contract.
     rerun_if_changed(&workspace.join("wit"));
-    rerun_if_changed(&plugins.join("Cargo.toml"));
-    rerun_if_changed(&plugins.join("Cargo.lock"));
-    for (name, _) in PLUGINS {
-        rerun_if_changed(&plugins.join(name).join("Cargo.toml"));
-        rerun_if_changed(&plugins.join(name).join("src"));
-    }
+    rerun_if_changed(&plugins);
     // target/<profile>/build/<pkg>/out → target/wasm-plugins, shared by every profile.
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let target_dir = out.ancestors().nth(4).unwrap().join("wasm-plugins");
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -32,7 +30,7 @@ fn main() {
             "build",
             "--release",
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--manifest-path",
         ])
         .arg(plugins.join("Cargo.toml"))
@@ -51,16 +49,43 @@ fn main() {
         command.env_remove(var);
     }
     let status = command.status().expect("run cargo for the plugins");
-    assert!(
-        status.success(),
-        "building the default plugins failed (is the wasm32-wasip2 target installed? \
-         `rustup target add wasm32-wasip2`)"
-    );
+    assert!(status.success(), "building the default plugins failed");
     for (name, file) in PLUGINS {
-        let path = target_dir.join("wasm32-wasip2/release").join(file);
+        let path = target_dir.join(WASM_TARGET).join("release").join(file);
         assert!(path.exists(), "{} was not built", path.display());
         let var = name.to_uppercase().replace('-', "_");
         println!("cargo:rustc-env=PORTCULLIS_PLUGIN_{var}={}", path.display());
+    }
+}
+
+/// The target the plugins are built for.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Make sure the toolchain building us can build for [`WASM_TARGET`]: a fresh rustup install
+/// has only the host target, and the first `cargo run` of a new user must work. The toolchain
+/// is the one rustup chose for this build (`RUSTUP_TOOLCHAIN`, set by its proxies).
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let installed = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .is_some_and(|dir| dir.is_dir());
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {WASM_TARGET} target with rustup (the default plugins are built for it)");
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => {}
+        _ => panic!(
+            "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed; \
+             install it by hand (the default plugins are WebAssembly components built for it)"
+        ),
     }
 }
 

@@ -51,11 +51,6 @@ impl BlockingPool {
         self.size - self.slots.available_permits()
     }
 
-    /// The pool's capacity.
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
     /// Run `job` on a blocking thread once a slot is free. The slot stays taken until the job
     /// returns, even if the caller stops waiting, so the pool never exceeds its size.
     pub async fn run<T: Send + 'static>(

@@ -1157,27 +1157,30 @@ fn tls_listener() {
     }
     let setup = Setup::new();
     let (cert, key) = (setup.path().join("cert.pem"), setup.path().join("key.pem"));
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{status:?}");
+    let make_cert = |cn: &str| {
+        let status = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                &format!("/CN={cn}"),
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{status:?}");
+    };
+    make_cert("localhost");
     let config = setup.config(json!({"http": {"tls": {"cert": cert, "key": key}}}));
     let reg = setup.start(config);
     let out = std::process::Command::new("curl")
@@ -1186,7 +1189,28 @@ fn tls_listener() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200 HTTPS");
-    let _ = oci::media::LAYER;
+    // A renewed certificate is served to new connections without a restart.
+    let served_subject = || {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect {} </dev/null 2>/dev/null | openssl x509 -noout -subject",
+                reg.host
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(served_subject().contains("localhost"));
+    make_cert("renewed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !served_subject().contains("renewed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate is not served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub mod clients;
 pub mod oci;
+pub mod raw;
 
 /// Path of the `portcullis` binary built alongside the tests.
 pub fn binary() -> PathBuf {

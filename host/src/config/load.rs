@@ -18,13 +18,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let value = match ext.as_deref() {
-        Some("json") => parse_json(&text),
-        Some("yaml" | "yml") => parse_yaml(&text),
-        _ => parse_json(&text).or_else(|_| parse_yaml(&text)),
+    from_text(&text, ext.as_deref())
+        .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+}
+
+/// Parse configuration text: `extension` `json`, `yaml` or `yml` picks the format; any other
+/// (or none) tries JSON, then YAML.
+pub fn from_text(text: &str, extension: Option<&str>) -> Result<Config, ConfigError> {
+    let value = match extension {
+        Some("json") => parse_json(text),
+        Some("yaml" | "yml") => parse_yaml(text),
+        _ => parse_json(text).or_else(|_| parse_yaml(text)),
     }
-    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    from_value(value).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    .map_err(ConfigError)?;
+    from_value(value)
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
@@ -32,7 +39,7 @@ fn parse_json(text: &str) -> Result<Value, String> {
 }
 
 fn parse_yaml(text: &str) -> Result<Value, String> {
-    serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))
+    serde_saphyr::from_str(text).map_err(|e| format!("invalid YAML: {e}"))
 }
 
 /// Build a [`Config`] from an already parsed document.

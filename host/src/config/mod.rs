@@ -7,7 +7,7 @@ pub mod model;
 pub mod plugins;
 mod validate;
 
-pub use load::{from_value, ConfigError};
+pub use load::{from_text, from_value, ConfigError};
 pub use model::Config;
 pub use validate::validate;
 

@@ -6,6 +6,7 @@
 //! [`Generation`] of plugins for its whole life, so a hot swap never changes the rules under
 //! a request in flight. The gate answers in its own terms ([`Refusal`]); the API renders them.
 
+pub mod authorization;
 mod credentials;
 mod reload;
 mod settings;
@@ -18,11 +19,12 @@ pub use settings::{gate_config, GateConfig, Reading, Settings};
 pub use crate::plugins::model::{Action, Identity, RequestContext};
 
 use crate::oci::RepoName;
-use crate::plugins::model::{AccessRequest, AuthnResult, Decision, Resource};
+use crate::plugins::model::{AccessRequest, AuthnResult, BasicCredentials, Decision, Resource};
 use crate::plugins::{CallError, PluginRuntime, PluginSet};
 use arc_swap::ArcSwap;
+use authorization::Presented;
 use axum::http::HeaderMap;
-use credentials::{CredentialCache, Presented};
+use credentials::CredentialCache;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +221,7 @@ impl Gate {
                 return Ok(caller(None));
             }
             Presented::Unusable(why) => return Err(failed(&generation, ui, why).await),
-            Presented::Basic(c) => c,
+            Presented::Basic { username, password } => BasicCredentials { username, password },
         };
         let key = generation
             .cache
@@ -258,7 +260,7 @@ impl Gate {
 /// error is a saturated plugin (503), the inner one a refusal (401).
 async fn authenticate(
     generation: &Generation,
-    c: &crate::plugins::model::BasicCredentials,
+    c: &BasicCredentials,
 ) -> Result<Result<Identity, String>, Refusal> {
     for plugin in &generation.plugins.authenticators {
         match plugin.authenticate(c).await {

@@ -134,7 +134,6 @@ pub struct Plugin<R: Role> {
     name: Arc<str>,
     engine: Engine,
     pre: R::Pre,
-    version: ContractVersion,
     config: String,
     limits: Limits,
     kv: KvNamespace,
@@ -187,7 +186,6 @@ impl<R: Role> Plugin<R> {
             name: name.into(),
             engine: cx.engine.engine().clone(),
             pre,
-            version,
             config,
             limits,
             kv: cx.kv,
@@ -207,11 +205,6 @@ impl<R: Role> Plugin<R> {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The contract version the component was built for.
-    pub fn version(&self) -> ContractVersion {
-        self.version
     }
 
     fn deadline_ticks(&self) -> u64 {

@@ -23,22 +23,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Size of a blob in a repository.
-    pub async fn blob_size(&self, name: &RepoName, digest: &Digest) -> Result<u64> {
-        if !self.repo_exists(name) {
-            return Err(StorageError::BlobUnknown);
-        }
-        let path = self.layout.blob(name, digest);
-        match self.blocking(move || std::fs::metadata(path)).await {
-            Ok(m) if m.is_file() => Ok(m.len()),
-            Ok(_) => Err(StorageError::BlobUnknown),
-            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StorageError::BlobUnknown)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Open a blob for reading.
     pub async fn open_blob(&self, name: &RepoName, digest: &Digest) -> Result<BlobFile> {
         if !self.repo_exists(name) {

@@ -240,11 +240,6 @@ impl IndexView {
             .map(|(t, _)| t.as_str())
     }
 
-    /// Whether the index has any tag.
-    pub fn has_tags(&self) -> bool {
-        !self.tags.is_empty()
-    }
-
     /// The digests of manifests recorded as referring to `subject`.
     pub fn referrers_of(&self, subject: &Digest) -> &[Digest] {
         self.referrers

@@ -204,15 +204,6 @@ impl Storage {
         }
     }
 
-    /// Whether a tag exists in the repository.
-    pub async fn tag_exists(&self, name: &RepoName, tag: &str) -> Result<bool> {
-        match self.index(name).await {
-            Ok(view) => Ok(view.find_tag(tag).is_some()),
-            Err(StorageError::NameUnknown) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Delete a tag, or a manifest and every tag on it. With `detect_collision`, refuse to
     /// delete by digest a manifest that more than one entry names.
     pub async fn delete_manifest(

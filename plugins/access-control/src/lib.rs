@@ -5,7 +5,6 @@
 //! are documented and tested).
 
 pub mod config;
-pub mod glob;
 pub mod policy;
 
 use std::cell::RefCell;

@@ -32,7 +32,7 @@
 //! CEL `conditions` are refused at configuration time (not supported yet).
 
 use crate::config::{AccessControlConfig, PluginConfig, PolicyConfig};
-use crate::glob::RepoGlob;
+use repo_glob::RepoGlob;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a request wants to do (zot's actions).
