@@ -3,8 +3,8 @@
 //! collection, metrics, logs and TLS.
 
 use portcullis_tests::oci::{
-    self, descriptor, error_code, image_manifest, media, push_blob, push_image, put_manifest,
-    sha256, sha512,
+    descriptor, error_code, image_manifest, media, push_blob, push_image, put_manifest, sha256,
+    sha512,
 };
 use portcullis_tests::{client, Registry, Setup};
 use reqwest::blocking::{Body, Client, Response};

@@ -17,7 +17,7 @@ pub struct ApiError {
     /// Human-readable message.
     pub message: String,
     /// Extra machine-readable detail.
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Box<serde_json::Value>>,
     /// Headers to add (e.g. `Range` on 416, challenges on 401).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -36,7 +36,7 @@ impl ApiError {
 
     /// Attach detail.
     pub fn with_detail(mut self, detail: serde_json::Value) -> ApiError {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -213,7 +213,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({ "code": self.code, "message": self.message });
         if let Some(detail) = self.detail {
-            error["detail"] = detail;
+            error["detail"] = *detail;
         }
         let body = json!({ "errors": [error] }).to_string();
         let mut response = (self.status, body).into_response();

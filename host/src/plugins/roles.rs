@@ -188,6 +188,22 @@ impl Plugin<Authz> {
         }
     }
 
+    /// The groups the policy counts `identity` in (contract 0.1 cannot say: the identity's
+    /// own groups).
+    pub async fn effective_groups(
+        self: &Arc<Self>,
+        identity: &Identity,
+    ) -> Result<Vec<String>, CallError> {
+        let identity = identity.clone();
+        self.call(move |i, store| match i {
+            AuthzInstance::V0_1(_) => Ok(identity.groups.clone()),
+            AuthzInstance::V0_2(p) => p
+                .portcullis_plugin_authorizer()
+                .call_effective_groups(store, &(&identity).into()),
+        })
+        .await
+    }
+
     /// What the policy may grant anonymously (contract 0.1 cannot say: [`AnonymousAccess::UNKNOWN`]).
     /// Called while loading, on the loading thread.
     pub fn anonymous_access(&self) -> anyhow::Result<AnonymousAccess> {

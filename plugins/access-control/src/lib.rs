@@ -66,6 +66,14 @@ impl Guest for AccessControl {
         }
     }
 
+    fn effective_groups(identity: Identity) -> Vec<String> {
+        let subject = subject(&identity);
+        POLICY.with(|p| match &*p.borrow() {
+            Some(policy) => policy.effective_groups(&subject),
+            None => identity.groups.clone(),
+        })
+    }
+
     fn filter_catalog(identity: Option<Identity>, repositories: Vec<String>) -> Vec<String> {
         let subject = identity.as_ref().map(subject);
         POLICY.with(|p| match &*p.borrow() {

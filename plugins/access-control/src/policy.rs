@@ -126,6 +126,8 @@ struct Rules {
     /// applies.
     patterns: Vec<Pattern>,
     admin: Grant,
+    /// `accessControl.groups` by member: the groups each user name is in, as configured.
+    memberships: BTreeMap<String, BTreeSet<String>>,
     metrics_users: BTreeSet<String>,
     metrics_anonymous_read: bool,
 }
@@ -261,6 +263,22 @@ impl Policy {
         )
     }
 
+    /// The groups `subject` counts in: those its source asserts, then the
+    /// `accessControl.groups` that list its user name (each once, in that order).
+    pub fn effective_groups(&self, subject: &Subject) -> Vec<String> {
+        let mut groups: Vec<String> = subject.groups.to_vec();
+        let configured = self
+            .rules
+            .as_ref()
+            .and_then(|r| r.memberships.get(subject.username));
+        for group in configured.into_iter().flatten() {
+            if !groups.iter().any(|g| g.eq_ignore_ascii_case(group)) {
+                groups.push(group.clone());
+            }
+        }
+        groups
+    }
+
     /// Keep, in order, the repositories `subject` (`None`: anonymous) may see in the catalog:
     /// those it may `read`; admins see all of them.
     pub fn filter_catalog(
@@ -285,7 +303,14 @@ impl Rules {
     fn compile(ac: &AccessControlConfig, warnings: &mut Vec<String>) -> Result<Rules, String> {
         // accessControl.groups, keyed by lowercased name.
         let mut groups: BTreeMap<String, &[String]> = BTreeMap::new();
+        let mut memberships: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, group) in &ac.groups {
+            for user in &group.users {
+                memberships
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(name.clone());
+            }
             let path = format!("accessControl.groups[{name:?}]");
             if groups.insert(name.to_lowercase(), &group.users).is_some() {
                 return Err(format!(
@@ -383,6 +408,7 @@ impl Rules {
         Ok(Rules {
             patterns,
             admin,
+            memberships,
             metrics_users: ac.metrics.users.iter().cloned().collect(),
             metrics_anonymous_read: anonymous.has(Action::Read),
         })

@@ -549,3 +549,28 @@ fn hand_written_uppercase_patterns_are_lowercased_like_zot() {
     let p = policy(json!({"repositories": {"Team/**": {"defaultPolicy": ["read"]}}}));
     assert!(can(&p, Some(&user("a")), Read, "team/app"));
 }
+
+#[test]
+fn effective_groups_add_configured_memberships() {
+    let (policy, _) = Policy::from_json(
+        r#"{"accessControl": {"groups": {"dev": {"users": ["alice"]}, "ops": {"users": ["alice", "bob"]}},
+            "repositories": {"**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read"]}}}}"#,
+    )
+    .unwrap();
+    let asserted = vec!["idp-team".to_owned(), "Dev".to_owned()];
+    let alice = Subject {
+        username: "alice",
+        groups: &asserted,
+    };
+    assert_eq!(
+        policy.effective_groups(&alice),
+        vec!["idp-team", "Dev", "ops"]
+    );
+    assert_eq!(
+        policy.anonymous_grants(),
+        (true, false, true),
+        "anonymous reads mixed with authenticated-only grants"
+    );
+    let (open, _) = Policy::from_json(r#"{"accessControl": null}"#).unwrap();
+    assert_eq!(open.anonymous_grants(), (false, false, true));
+}

@@ -87,6 +87,10 @@ impl Guest for Component {
         repositories
     }
 
+    fn effective_groups(identity: Identity) -> Vec<String> {
+        identity.groups
+    }
+
     fn anonymous_access() -> AnonymousGrants {
         AnonymousGrants {
             repositories: true,
