@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The default plugins: crate name and the file cargo produces.
-const PLUGINS: [(&str, &str); 2] = [
+const PLUGINS: [(&str, &str); 3] = [
     ("htpasswd", "htpasswd.wasm"),
     ("access-control", "access_control.wasm"),
+    ("api-keys", "api_keys.wasm"),
 ];
 
 fn main() {

@@ -1,6 +1,7 @@
 //! The HTTP API: the distribution routes under `/v2`, and `/metrics`.
 
 pub mod access;
+mod auth;
 mod blobs;
 pub mod body;
 pub mod error;
@@ -10,6 +11,7 @@ mod manifests;
 pub mod query;
 pub mod route;
 mod telemetry;
+mod ui;
 mod uploads;
 
 use crate::gate::{Access, Action, Gate, Presentation, RequestContext, Target};
@@ -61,7 +63,16 @@ pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
     let mut router = Router::new()
         .route("/v2", any(v2))
         .route("/v2/", any(v2))
-        .route("/v2/{*rest}", any(v2));
+        .route("/v2/{*rest}", any(v2))
+        .route("/zot/auth/login", any(auth::login))
+        .route("/zot/auth/callback/{provider}", get(auth::callback))
+        .route("/zot/auth/logout", any(auth::logout))
+        .route("/zot/auth/apikey", any(auth::apikey))
+        .route("/portcullis/identity", get(auth::identity))
+        .route("/", get(ui::page))
+        .route("/login", get(ui::page))
+        .route("/portcullis/ui/app.js", get(ui::script))
+        .route("/portcullis/ui/app.css", get(ui::style));
     if let Some(path) = metrics_path {
         router = router.route(path, get(metrics));
     }
@@ -79,7 +90,7 @@ pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
 }
 
 /// What the gate needs of a request.
-fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
+pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
     let peer = parts.extensions.get::<Peer>().copied();
     let client = peer
         .map(|p| p.addr.ip())
@@ -141,10 +152,16 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
         return empty_with_length(StatusCode::NO_CONTENT, 0);
     }
     let mut audit = Audit::default();
-    let mut response = match dispatch(&state, &parts, body, &mut audit).await {
+    let mut cookies = Vec::new();
+    let mut response = match dispatch(&state, &parts, body, &mut audit, &mut cookies).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
+    for cookie in cookies {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append("set-cookie", v);
+        }
+    }
     response.extensions_mut().insert(audit);
     response
 }
@@ -153,7 +170,13 @@ fn is_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
-async fn dispatch(state: &AppState, parts: &Parts, body: Body, audit: &mut Audit) -> Reply {
+async fn dispatch(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    audit: &mut Audit,
+    cookies: &mut Vec<String>,
+) -> Reply {
     let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let rest = uri.path().strip_prefix("/v2").unwrap_or("");
     let rest = rest.strip_prefix('/').unwrap_or(rest);
@@ -163,6 +186,7 @@ async fn dispatch(state: &AppState, parts: &Parts, body: Body, audit: &mut Audit
         .await
         .inspect_err(|e| audit.refused(e))?;
     audit.identify(&caller);
+    cookies.extend_from_slice(caller.cookies());
     let route = Route::parse(rest, !is_read(method))?;
     audit.route(&route);
     let query = Query::parse(uri.query());

@@ -5,6 +5,7 @@ mod duration;
 mod load;
 pub mod model;
 pub mod plugins;
+pub mod secrets;
 mod validate;
 
 pub use load::{from_text, from_value, ConfigError};

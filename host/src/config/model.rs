@@ -218,6 +218,18 @@ pub struct ExtensionsConfig {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// API keys, the pre-2023 place of `http.auth.apikey`.
+    #[serde(default)]
+    pub apikey: Option<ApiKeyExtension>,
+}
+
+/// `extensions.apikey` (the older switch for API keys).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub struct ApiKeyExtension {
+    /// Turn API keys on.
+    #[serde(default)]
+    pub enable: bool,
 }
 
 /// `extensions.metrics`.
@@ -256,6 +268,18 @@ impl MetricsConfig {
 }
 
 impl Config {
+    /// Whether API keys are on: `http.auth.apikey`, the older `extensions.apikey.enable`, or
+    /// implied by `http.auth.openid` (zot's rule: browser users need keys for the CLI).
+    pub fn api_keys_enabled(&self) -> bool {
+        let auth = self.http.auth.as_ref();
+        auth.is_some_and(|a| a.apikey == Some(true) || a.openid.is_some())
+            || self
+                .extensions
+                .as_ref()
+                .and_then(|e| e.apikey.as_ref())
+                .is_some_and(|k| k.enable)
+    }
+
     /// The metrics endpoint path, when metrics are enabled.
     pub fn metrics_path(&self) -> Option<String> {
         let metrics = self.extensions.as_ref()?.metrics.as_ref()?;

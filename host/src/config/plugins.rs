@@ -14,6 +14,10 @@ pub struct PluginsConfig {
     /// The authorizer. Absent: the default accessControl plugin.
     #[serde(default)]
     pub authorizer: Option<PluginRef>,
+    /// The API-key manager (a component of the `api-keys-plugin` world). Absent: the built-in
+    /// `api-keys` when API keys are on.
+    #[serde(default)]
+    pub keymanager: Option<PluginRef>,
     /// Default per-call deadline, in milliseconds.
     #[serde(default)]
     pub timeoutms: Option<u64>,

@@ -1,7 +1,9 @@
 //! Checks that a parsed configuration can be served, each failure naming its key.
 
+use super::auth::{AuthConfig, OpenIdConfig};
 use super::load::ConfigError;
 use super::model::Config;
+use super::secrets;
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "panic"];
 
@@ -58,18 +60,26 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             );
         }
     }
+    if let Some(external) = &config.http.externalurl {
+        if !is_http_url(external) {
+            return fail(
+                "http.externalurl",
+                format!("{external:?} is not an absolute http(s) URL"),
+            );
+        }
+    }
     if let Some(auth) = &config.http.auth {
         let unsupported = [
             ("http.auth.ldap", auth.ldap.is_some()),
-            ("http.auth.openid", auth.openid.is_some()),
             ("http.auth.bearer", auth.bearer.is_some()),
-            ("http.auth.apikey", auth.apikey == Some(true)),
             ("http.auth.mtls", auth.mtls.is_some()),
-            ("http.auth.sessiondriver", auth.sessiondriver.is_some()),
-            ("http.auth.sessionkeysfile", auth.sessionkeysfile.is_some()),
         ];
         if let Some((key, _)) = unsupported.iter().find(|(_, present)| *present) {
             return fail(key, "not supported yet".into());
+        }
+        validate_sessions(auth)?;
+        if let Some(openid) = &auth.openid {
+            validate_openid(openid)?;
         }
     }
     if config.http.maxconnections == Some(0) {
@@ -84,6 +94,116 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     ] {
         if value == Some(0) {
             return fail(key, "must be at least 1".into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `s` is an absolute `http` or `https` URL with a host.
+fn is_http_url(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty() && !host.contains(['@', ' ', '\\'])
+}
+
+/// zot's rules for `sessionDriver` and `sessionKeysFile` (reference §1.7, 2 and 7).
+fn validate_sessions(auth: &AuthConfig) -> Result<(), ConfigError> {
+    let fail = |key: &str, msg: String| Err(ConfigError(format!("key `{key}`: {msg}")));
+    if let Some(path) = &auth.sessionkeysfile {
+        secrets::session_keys(path)
+            .map_err(|e| ConfigError(format!("key `http.auth.sessionkeysfile`: {e}")))?;
+    }
+    if let Some(driver) = &auth.sessiondriver {
+        let name = driver
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_ascii_lowercase);
+        match name.as_deref() {
+            None => return fail("http.auth.sessiondriver.name", "is required".into()),
+            Some("local") => {}
+            Some("redis") if auth.sessionkeysfile.is_some() => {
+                return fail(
+                    "http.auth.sessiondriver",
+                    "redis sessions cannot be combined with sessionKeysFile".into(),
+                )
+            }
+            Some("redis") => {
+                return fail("http.auth.sessiondriver", "redis: not supported yet".into())
+            }
+            Some(other) => {
+                return fail(
+                    "http.auth.sessiondriver.name",
+                    format!("{other:?} is not one of local, redis"),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// zot's rules for `openid` (reference §1.7, 2 and 5).
+fn validate_openid(openid: &OpenIdConfig) -> Result<(), ConfigError> {
+    let fail = |key: String, msg: String| Err(ConfigError(format!("key `{key}`: {msg}")));
+    for origin in &openid.callbackalloworigins {
+        if !is_http_url(origin) {
+            return fail(
+                "http.auth.openid.callbackalloworigins".into(),
+                format!("{origin:?} is not an absolute http(s) origin"),
+            );
+        }
+    }
+    for (kind, provider) in &openid.providers {
+        let key = |field: &str| format!("http.auth.openid.providers.{kind}{field}");
+        match kind.as_str() {
+            "oidc" | "google" | "gitlab" => {}
+            "github" => {
+                return fail(
+                    key(""),
+                    "the github OAuth2 provider is not supported yet".into(),
+                )
+            }
+            other => {
+                return fail(
+                    key(""),
+                    format!("unsupported openid/oauth2 provider {other:?} (oidc, google, gitlab)"),
+                )
+            }
+        }
+        let file = match &provider.credentialsfile {
+            Some(path) => Some(
+                secrets::client_credentials(path)
+                    .map_err(|e| ConfigError(format!("key `{}`: {e}", key(".credentialsfile"))))?,
+            ),
+            None => None,
+        };
+        let has_client_id =
+            provider.clientid.as_deref().is_some_and(|c| !c.is_empty()) || file.is_some();
+        if !has_client_id {
+            return fail(key(".clientid"), "is required".into());
+        }
+        match provider.issuer.as_deref() {
+            Some(issuer) if is_http_url(issuer) => {}
+            Some(issuer) => {
+                return fail(
+                    key(".issuer"),
+                    format!("{issuer:?} is not an absolute http(s) URL"),
+                )
+            }
+            None => return fail(key(".issuer"), "is required".into()),
+        }
+        if provider.scopes.is_empty() {
+            return fail(key(".scopes"), "is required".into());
+        }
+        if provider.authurl.is_some() || provider.tokenurl.is_some() {
+            return fail(
+                key(".authurl"),
+                "custom endpoints apply to the github provider only; OpenID Connect providers use discovery".into(),
+            );
         }
     }
     Ok(())

@@ -50,6 +50,7 @@ impl CredentialCache {
             verified: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build(),
             refused: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
@@ -104,6 +105,17 @@ impl CredentialCache {
     pub fn refuse(&self, key: CredentialKey) {
         self.refused.insert(key, ());
     }
+
+    /// Forget every verified credential of `username` from `source` at once (after a
+    /// revocation), so that no cached entry outlives it.
+    pub fn forget(&self, source: &str, username: &str) {
+        let (source, username) = (source.to_owned(), username.to_owned());
+        let _ = self
+            .verified
+            .invalidate_entries_if(move |_, (identity, _)| {
+                identity.source == source && identity.username == username
+            });
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +151,9 @@ mod tests {
         assert!(cache.get(&cache.key("u", "right")).is_none());
 
         let cache = CredentialCache::new(Duration::from_secs(60));
+        cache.put(cache.key("u", "k"), id.clone());
+        cache.forget("t", "u");
+        assert!(cache.get(&cache.key("u", "k")).is_none(), "revoked at once");
 
         let mut expired = id;
         expired.expires_at_ms = Some(1);

@@ -7,8 +7,10 @@
 //! a request in flight. The gate answers in its own terms ([`Refusal`]); the API renders them.
 
 pub mod authorization;
+pub mod cookies;
 mod credentials;
 mod reload;
+mod scopes;
 mod settings;
 mod throttle;
 
@@ -19,8 +21,10 @@ pub use settings::{gate_config, GateConfig, Reading, Settings};
 pub use crate::plugins::model::{Action, Identity, RequestContext};
 
 use crate::oci::RepoName;
+use crate::oidc::OpenId;
 use crate::plugins::model::{AccessRequest, AuthnResult, BasicCredentials, Decision, Resource};
 use crate::plugins::{CallError, PluginRuntime, PluginSet};
+use crate::sessions::{Session, SessionStore};
 use arc_swap::ArcSwap;
 use authorization::Presented;
 use axum::http::HeaderMap;
@@ -108,22 +112,24 @@ pub enum Target {
 pub struct Generation {
     plugins: PluginSet,
     settings: Settings,
+    openid: Option<Arc<OpenId>>,
     cache: CredentialCache,
 }
 
 impl Generation {
-    /// A generation with these plugins and settings.
-    pub fn new(plugins: PluginSet, settings: Settings) -> Generation {
+    /// A generation with these plugins, settings and OpenID providers.
+    pub fn new(plugins: PluginSet, settings: Settings, openid: Option<OpenId>) -> Generation {
         Generation {
             plugins,
             settings,
+            openid: openid.map(Arc::new),
             cache: CredentialCache::new(settings::CREDENTIAL_TTL),
         }
     }
 
     /// No plugins: every request is allowed.
     pub fn open() -> Generation {
-        Generation::new(PluginSet::empty(), Settings::default())
+        Generation::new(PluginSet::empty(), Settings::default(), None)
     }
 
     fn authenticates(&self) -> bool {
@@ -135,6 +141,7 @@ impl Generation {
 pub struct Gate {
     current: ArcSwap<Generation>,
     runtime: Option<Arc<PluginRuntime>>,
+    sessions: Option<Arc<SessionStore>>,
     throttle: Throttle,
 }
 
@@ -147,15 +154,22 @@ impl Gate {
         Gate {
             current: ArcSwap::from_pointee(Generation::open()),
             runtime: None,
+            sessions: None,
             throttle: Throttle::default(),
         }
     }
 
-    /// A gate running `generation`, able to load new generations with `runtime`.
-    pub fn new(runtime: Arc<PluginRuntime>, generation: Generation) -> Gate {
+    /// A gate running `generation`, able to load new generations with `runtime`, keeping
+    /// browser sessions in `sessions`.
+    pub fn new(
+        runtime: Arc<PluginRuntime>,
+        generation: Generation,
+        sessions: Arc<SessionStore>,
+    ) -> Gate {
         Gate {
             current: ArcSwap::from_pointee(generation),
             runtime: Some(runtime),
+            sessions: Some(sessions),
             throttle: Throttle::default(),
         }
     }
@@ -174,7 +188,8 @@ impl Gate {
                  ldap, openid or mTLS authentication or using only 'anonymousPolicy' policies"
             );
         }
-        Ok(Generation::new(plugins, config.settings.clone()))
+        let openid = OpenId::from_config(&config.config)?;
+        Ok(Generation::new(plugins, config.settings.clone(), openid))
     }
 
     /// Swap in a new generation; requests in flight finish on the old one.
@@ -187,8 +202,91 @@ impl Gate {
         self.runtime.as_ref()
     }
 
+    /// The session store, if sessions are possible.
+    pub fn sessions(&self) -> Option<&Arc<SessionStore>> {
+        self.sessions.as_ref()
+    }
+
+    /// The OpenID providers of the running configuration.
+    pub fn openid(&self) -> Option<Arc<OpenId>> {
+        self.current.load().openid.clone()
+    }
+
+    /// The API-key manager of the running configuration.
+    pub fn keys(&self) -> Option<Arc<crate::plugins::Plugin<crate::plugins::Keys>>> {
+        self.current.load().plugins.keys.clone()
+    }
+
+    /// Whether cookies must be `Secure` (TLS, or `secureSession`).
+    pub fn secure_cookies(&self) -> bool {
+        self.current.load().settings.secure_cookies
+    }
+
+    /// Whether a user/password form makes sense (some authenticator checks passwords).
+    pub fn passwords(&self) -> bool {
+        self.current.load().settings.passwords
+    }
+
+    /// Forget every verified credential of `username` from `source` (after a revocation).
+    pub fn forget(&self, source: &str, username: &str) {
+        self.current.load().cache.forget(source, username);
+    }
+
+    /// Start a session for `identity` (after a sign-in); returns its cookies. The key manager
+    /// is told what the sign-in asserted (its groups), so the owner's keys carry them.
+    pub async fn open_session(
+        &self,
+        identity: &Identity,
+        end_session_url: Option<String>,
+    ) -> Result<Vec<String>, Refusal> {
+        let Some(store) = &self.sessions else {
+            return Ok(Vec::new());
+        };
+        if let Some(keys) = self.keys() {
+            if let Err(e) = keys.record_sign_in(identity).await {
+                tracing::warn!(user = %identity.username, error = %e, "cannot record the sign-in's groups");
+            }
+        }
+        let token = store
+            .create(Session {
+                username: identity.username.clone(),
+                groups: identity.groups.clone(),
+                source: identity.source.clone(),
+                end_session_url,
+                created_ms: 0,
+                seen_ms: 0,
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot store a session");
+                unavailable()
+            })?;
+        Ok(cookies::session(
+            &token,
+            &identity.username,
+            self.secure_cookies(),
+        ))
+    }
+
+    /// The identity of a request's session (the UI header and the cookie both present), or
+    /// why there is none.
+    async fn session_identity(&self, request: &Presentation<'_>) -> Option<Result<Identity, ()>> {
+        let store = self.sessions.as_ref()?;
+        let token = cookies::get(request.headers, cookies::SESSION).filter(|t| !t.is_empty())?;
+        match store.get(token).await {
+            Ok(Some(s)) => Some(Ok(Identity::new(s.username, s.groups, s.source))),
+            Ok(None) => Some(Err(())),
+            Err(e) => {
+                tracing::error!(error = %e, "session store failed");
+                Some(Err(()))
+            }
+        }
+    }
+
     /// Authenticate a request. Anonymous callers pass when the configuration can grant the
-    /// target anything anonymously; authorization decides the rest.
+    /// target anything anonymously; authorization decides the rest. zot's order: Basic
+    /// credentials (with the UI header, a successful login also starts a session); else a
+    /// session (only with the UI header: a cookie alone never authorizes); else anonymous.
     pub async fn admit(
         &self,
         request: &Presentation<'_>,
@@ -196,17 +294,28 @@ impl Gate {
     ) -> Result<Caller, Refusal> {
         let generation = self.current.load_full();
         let ui = request.is_ui();
-        let caller = |identity| Caller {
+        let caller = |identity, cookies| Caller {
             generation: generation.clone(),
             identity,
             context: request.context.clone(),
             ui,
+            cookies,
         };
         if !generation.authenticates() {
-            return Ok(caller(None));
+            return Ok(caller(None, Vec::new()));
         }
         let credentials = match credentials::presented(request.headers) {
             Presented::Nothing => {
+                let mut cookies = Vec::new();
+                if ui {
+                    match self.session_identity(request).await {
+                        Some(Ok(identity)) => return Ok(caller(Some(identity), cookies)),
+                        Some(Err(())) => {
+                            cookies = cookies::end_session(generation.settings.secure_cookies)
+                        }
+                        None => {}
+                    }
+                }
                 let anonymous = generation.plugins.anonymous;
                 let admitted = match target {
                     Target::Registry => anonymous.repositories,
@@ -218,7 +327,7 @@ impl Gate {
                     }
                     return Err(challenge(&generation, ui, "authentication required"));
                 }
-                return Ok(caller(None));
+                return Ok(caller(None, cookies));
             }
             Presented::Unusable(why) => return Err(failed(&generation, ui, why).await),
             Presented::Basic { username, password } => BasicCredentials { username, password },
@@ -226,33 +335,45 @@ impl Gate {
         let key = generation
             .cache
             .key(&credentials.username, &credentials.password);
-        if let Some(identity) = generation.cache.get(&key) {
-            return Ok(caller(Some(identity)));
-        }
-        let wait = self.throttle.wait(request.client, &credentials.username);
-        if !wait.is_zero() {
-            tracing::warn!(client = %request.client, user = %credentials.username,
-                "login throttled after repeated failures");
-            return Err(Refusal::Throttled { retry_after: wait });
-        }
-        let verdict = if generation.cache.was_refused(&key) {
-            Err("the same credentials were refused moments ago".to_owned())
-        } else {
-            authenticate(&generation, &credentials).await?
+        let identity = match generation.cache.get(&key) {
+            Some(identity) => identity,
+            None => {
+                let wait = self.throttle.wait(request.client, &credentials.username);
+                if !wait.is_zero() {
+                    tracing::warn!(client = %request.client, user = %credentials.username,
+                        "login throttled after repeated failures");
+                    return Err(Refusal::Throttled { retry_after: wait });
+                }
+                let verdict = if generation.cache.was_refused(&key) {
+                    Err("the same credentials were refused moments ago".to_owned())
+                } else {
+                    authenticate(&generation, &credentials).await?
+                };
+                match verdict {
+                    Ok(identity) => {
+                        generation.cache.put(key, identity.clone());
+                        identity
+                    }
+                    Err(reason) => {
+                        generation.cache.refuse(key);
+                        self.throttle.failed(request.client, &credentials.username);
+                        tracing::info!(user = %credentials.username, client = %request.client, reason,
+                            "authentication failed");
+                        return Err(failed(&generation, ui, "invalid credentials").await);
+                    }
+                }
+            }
         };
-        match verdict {
-            Ok(identity) => {
-                generation.cache.put(key, identity.clone());
-                Ok(caller(Some(identity)))
-            }
-            Err(reason) => {
-                generation.cache.refuse(key);
-                self.throttle.failed(request.client, &credentials.username);
-                tracing::info!(user = %credentials.username, client = %request.client, reason,
-                    "authentication failed");
-                Err(failed(&generation, ui, "invalid credentials").await)
-            }
-        }
+        // zot: a Basic login from its UI starts a session (not for API keys: a key is not a
+        // sign-in).
+        let cookies =
+            if ui && identity.scopes.is_none() && identity.source != crate::plugins::API_KEY_SOURCE
+            {
+                self.open_session(&identity, None).await?
+            } else {
+                Vec::new()
+            };
+        Ok(caller(Some(identity), cookies))
     }
 }
 
@@ -288,12 +409,33 @@ pub struct Caller {
     identity: Option<Identity>,
     context: RequestContext,
     ui: bool,
+    cookies: Vec<String>,
 }
 
 impl Caller {
     /// The caller's identity, if authenticated.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
+    }
+
+    /// `Set-Cookie` values the response must carry (a session started or ended).
+    pub fn cookies(&self) -> &[String] {
+        &self.cookies
+    }
+
+    /// The groups the authorizer counts the caller in.
+    pub async fn effective_groups(&self) -> Result<Vec<String>, Refusal> {
+        let Some(identity) = &self.identity else {
+            return Ok(Vec::new());
+        };
+        match &self.generation.plugins.authorizer {
+            None => Ok(identity.groups.clone()),
+            Some(a) => match a.effective_groups(identity).await {
+                Ok(groups) => Ok(groups),
+                Err(CallError::Unavailable(_)) => Err(unavailable()),
+                Err(CallError::Failed(_)) => Ok(identity.groups.clone()),
+            },
+        }
     }
 
     /// The caller's user name, if authenticated.
@@ -307,6 +449,15 @@ impl Caller {
         action: Action,
         reference: Option<String>,
     ) -> Result<Decision, Refusal> {
+        let in_scope = match &resource {
+            Resource::Repository(name) => scopes::allow(self.identity.as_ref(), name, action),
+            Resource::Metrics => !scopes::restricted(self.identity.as_ref()),
+        };
+        if !in_scope {
+            return Ok(Decision::Deny(format!(
+                "the API key's scopes do not allow {action} here"
+            )));
+        }
         let Some(authorizer) = &self.generation.plugins.authorizer else {
             return Ok(Decision::Allow);
         };
@@ -389,7 +540,8 @@ impl Caller {
     }
 
     /// The repositories of a catalog page the caller may see.
-    pub async fn filter_catalog(&self, names: Vec<String>) -> Result<Vec<String>, Refusal> {
+    pub async fn filter_catalog(&self, mut names: Vec<String>) -> Result<Vec<String>, Refusal> {
+        names.retain(|n| scopes::allow(self.identity.as_ref(), n, Action::Read));
         match &self.generation.plugins.authorizer {
             None => Ok(names),
             Some(a) => match a.filter_catalog(self.identity.as_ref(), names).await {

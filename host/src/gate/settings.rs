@@ -26,6 +26,10 @@ pub struct Settings {
     pub realm: String,
     /// Wait before answering an authentication or authorization failure.
     pub fail_delay: Duration,
+    /// Session cookies are `Secure` (TLS is on, or `secureSession`).
+    pub secure_cookies: bool,
+    /// Some authenticator checks passwords (the sign-in page offers a password form).
+    pub passwords: bool,
 }
 
 /// A configuration's gate: settings, plugins to load, and files whose change reloads it.
@@ -39,6 +43,8 @@ pub struct GateConfig {
     pub access_control: bool,
     /// Files the plugin set was built from.
     pub watched: Vec<PathBuf>,
+    /// The configuration itself (for what is built beside the plugins: OpenID providers).
+    pub config: Config,
 }
 
 impl GateConfig {
@@ -159,6 +165,33 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
         )],
         None => Vec::new(),
     };
+    let mut authenticators = authenticators;
+    let keys = match &plugins.keymanager {
+        Some(r) => Some(spec(
+            r,
+            default_limits(AUTHENTICATOR_DEADLINE),
+            &mut watched,
+            &spec_of,
+            |name, _| match name {
+                "api-keys" | "apikeys" => Ok("{}".to_owned()),
+                other => anyhow::bail!("no built-in key manager named {other:?}"),
+            },
+        )?),
+        None if config.api_keys_enabled() => Some(spec_of(
+            "api-keys",
+            Source::Builtin(builtin("api-keys").expect("embedded")),
+            "{}".to_owned(),
+            default_limits(AUTHENTICATOR_DEADLINE),
+        )),
+        None => None,
+    };
+    // The key manager also checks keys, last in the chain (zot tries API keys last), unless
+    // the chain already names it.
+    if let Some(keys) = &keys {
+        if !authenticators.iter().any(|a| a.name == keys.name) {
+            authenticators.push(keys.clone());
+        }
+    }
     let authorizer = match &plugins.authorizer {
         Some(r) => Some(spec(
             r,
@@ -187,14 +220,19 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "Authorization Required".into()),
             fail_delay: Duration::from_secs(auth.faildelay.unwrap_or(0)),
+            secure_cookies: config.http.tls.is_some() || auth.securesession == Some(true),
+            passwords: authenticators
+                .iter()
+                .any(|a| keys.as_ref().is_none_or(|k| k.name != a.name)),
         },
         set: SetSpec {
             authenticators,
-            keys: None,
+            keys,
             authorizer,
         },
         access_control: access.is_some(),
         watched,
+        config: config.clone(),
     })
 }
 

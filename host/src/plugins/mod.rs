@@ -33,9 +33,13 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
         "accesscontrol" | "access-control" => {
             Some(include_bytes!(env!("PORTCULLIS_PLUGIN_ACCESS_CONTROL")))
         }
+        "api-keys" | "apikeys" => Some(include_bytes!(env!("PORTCULLIS_PLUGIN_API_KEYS"))),
         _ => None,
     }
 }
+
+/// The `source` of identities the built-in api-keys plugin proves.
+pub const API_KEY_SOURCE: &str = "api-key";
 
 /// Where a plugin's component comes from.
 #[derive(Clone, Debug)]

@@ -260,10 +260,10 @@ impl<R: Role> Plugin<R> {
         let started = std::time::Instant::now();
         let result = f(&warm.instance, &mut warm.store);
         // A call that outlived its deadline in a host call (a cut sleep) answered too late.
+        let overran =
+            warm.store.data().overran() || started.elapsed() > self.limits.deadline + EPOCH_TICK;
         let result = match result {
-            Ok(_) if started.elapsed() > self.limits.deadline + EPOCH_TICK => {
-                Err(wasmtime::Error::from(Trap::Interrupt))
-            }
+            Ok(_) if overran => Err(wasmtime::Error::from(Trap::Interrupt)),
             other => other,
         };
         match result {

@@ -31,6 +31,8 @@ pub struct PluginState {
     kv: KvNamespace,
     /// When the current call must end (host waits are cut there).
     deadline: Option<Instant>,
+    /// A timer of the current call was cut at the deadline: the call overran.
+    overran: bool,
     kv_writes: u32,
 }
 
@@ -57,6 +59,7 @@ impl PluginState {
             log,
             kv,
             deadline: None,
+            overran: false,
             kv_writes: 0,
         }
     }
@@ -64,7 +67,13 @@ impl PluginState {
     /// A call starts now and must end within `budget`.
     pub fn begin_call(&mut self, budget: Duration) {
         self.deadline = Some(Instant::now() + budget);
+        self.overran = false;
         self.kv_writes = 0;
+    }
+
+    /// Whether the current call waited on a timer past its deadline (the wait was cut).
+    pub fn overran(&self) -> bool {
+        self.overran
     }
 
     fn log_line(&self, level: tracing::Level, message: &str) {
@@ -116,7 +125,11 @@ impl PluginState {
     fn clamped_timer(&mut self, wanted: Duration) -> wasmtime::Result<Resource<DynPollable>> {
         let now = Instant::now();
         let until = match self.deadline {
-            Some(deadline) => deadline.max(now).min(now + wanted),
+            Some(deadline) if now + wanted > deadline => {
+                self.overran = true;
+                deadline.max(now)
+            }
+            Some(_) => now + wanted,
             None => now + wanted.min(Duration::from_secs(1)),
         };
         let timer = self

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::gate::{self, Gate};
 use crate::metrics::Metrics;
 use crate::plugins::PluginRuntime;
+use crate::sessions::SessionStore;
 use crate::storage::{Storage, StorageOptions};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -18,6 +19,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often expired browser sessions are removed.
+const SESSION_SWEEP: Duration = Duration::from_secs(600);
 /// How often abandoned upload sessions are looked for.
 const UPLOAD_SWEEP: Duration = Duration::from_secs(60);
 
@@ -138,13 +141,33 @@ async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc
     let private = config.storage.rootdirectory.join("_portcullis");
     let cache_dir = plugin_cache_dir(config);
     let gate_config = gate::gate_config(config, gate::Reading::Start)?;
-    let (runtime, generation, watched) = tokio::task::spawn_blocking(move || {
+    let hash_key = match config
+        .http
+        .auth
+        .as_ref()
+        .and_then(|a| a.sessionkeysfile.as_ref())
+    {
+        Some(path) => {
+            crate::config::secrets::session_keys(path)
+                .map_err(anyhow::Error::msg)?
+                .hashkey
+        }
+        None => None,
+    };
+    let (runtime, generation, watched, sessions) = tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::new(cache_dir, &private.join("plugins.redb"))?;
         let generation = Gate::load(&runtime, &gate_config)?;
-        Ok::<_, anyhow::Error>((Arc::new(runtime), generation, gate_config.watched))
+        let sessions = SessionStore::open(
+            &private.join("sessions.redb"),
+            hash_key.as_deref(),
+            &private.join("session.key"),
+        )?;
+        Ok::<_, anyhow::Error>((Arc::new(runtime), generation, gate_config.watched, sessions))
     })
     .await??;
-    let gate = Arc::new(Gate::new(runtime, generation));
+    let sessions = Arc::new(sessions);
+    tokio::spawn(sweep_sessions(sessions.clone()));
+    let gate = Arc::new(Gate::new(runtime, generation, sessions));
     tokio::spawn(gate::watch(gate.clone(), config_path, watched));
     Ok(gate)
 }
@@ -183,6 +206,19 @@ async fn expire_uploads(storage: Arc<Storage>) {
         let expired = storage.expire_uploads().await;
         if expired > 0 {
             tracing::info!(expired, "abandoned upload sessions removed");
+        }
+    }
+}
+
+async fn sweep_sessions(sessions: Arc<SessionStore>) {
+    let mut ticker = tokio::time::interval(SESSION_SWEEP);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match sessions.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired sessions removed"),
+            Err(e) => tracing::error!(error = %e, "session sweep failed"),
         }
     }
 }
