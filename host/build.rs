@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The default plugins: crate name and the file cargo produces.
-const PLUGINS: [(&str, &str); 3] = [
+const PLUGINS: [(&str, &str); 4] = [
     ("htpasswd", "htpasswd.wasm"),
     ("access-control", "access_control.wasm"),
     ("api-keys", "api_keys.wasm"),
+    ("workload-identity", "workload_identity.wasm"),
 ];
 
 fn main() {

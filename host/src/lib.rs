@@ -4,6 +4,7 @@
 //! decision about who may do what goes through the [`gate`].
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod fsutil;
 pub mod gate;
@@ -16,3 +17,4 @@ pub mod pool;
 pub mod server;
 pub mod sessions;
 pub mod storage;
+pub mod tokens;

@@ -46,13 +46,6 @@ pub struct SessionStore {
     pool: BlockingPool,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// A fresh random token, URL-safe.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -96,7 +89,7 @@ impl SessionStore {
     pub async fn create(&self, mut session: Session) -> anyhow::Result<String> {
         let token = random_token();
         let id = self.id(&token);
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         session.created_ms = now;
         session.seen_ms = now;
         let db = self.db.clone();
@@ -123,7 +116,7 @@ impl SessionStore {
                 drop(bytes);
                 drop(table);
                 drop(tx);
-                let now = now_ms();
+                let now = crate::clock::now_ms();
                 if !alive(&session, now) {
                     write(&db, &id, None)?;
                     return Ok(None);
@@ -160,7 +153,7 @@ impl SessionStore {
         let db = self.db.clone();
         self.pool
             .run(move || {
-                let now = now_ms();
+                let now = crate::clock::now_ms();
                 let tx = db.begin_write()?;
                 let removed = {
                     let mut table = tx.open_table(TABLE)?;

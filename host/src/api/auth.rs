@@ -263,7 +263,7 @@ pub async fn apikey(State(state): State<Arc<AppState>>, request: Request) -> Res
         let response = match parts.method {
             Method::GET => {
                 let list = keys.list_keys(&owner.username).await.map_err(call_error)?;
-                let now = now_ms();
+                let now = crate::clock::now_ms();
                 let keys: Vec<serde_json::Value> = list.iter().map(|k| key_json(k, now)).collect();
                 axum::Json(json!({ "apiKeys": keys })).into_response()
             }
@@ -379,7 +379,7 @@ async fn create_key(
         }
     };
     tracing::info!(user = %owner.username, key = %created.info.id, "API key created");
-    let mut body = key_json(&created.info, now_ms());
+    let mut body = key_json(&created.info, crate::clock::now_ms());
     body["apiKey"] = json!(created.secret);
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
@@ -399,13 +399,6 @@ fn call_error(e: CallError) -> ApiError {
             )
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// RFC 3339 of a time in ms, or zot's zero time.

@@ -11,6 +11,7 @@ mod manifests;
 pub mod query;
 pub mod route;
 mod telemetry;
+mod token;
 mod ui;
 mod uploads;
 
@@ -68,6 +69,7 @@ pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
         .route("/zot/auth/callback/{provider}", get(auth::callback))
         .route("/zot/auth/logout", any(auth::logout))
         .route("/zot/auth/apikey", any(auth::apikey))
+        .route("/zot/auth/token", any(token::token))
         .route("/portcullis/identity", get(auth::identity))
         .route("/", get(ui::page))
         .route("/login", get(ui::page))
@@ -106,6 +108,7 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
         })
         .unwrap_or_default();
     Presentation {
+        scope: token_scope(parts),
         headers: &parts.headers,
         client,
         context: RequestContext {
@@ -120,6 +123,32 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
         },
+    }
+}
+
+/// The Docker token scope a request needs, as zot computes it for its Bearer challenge:
+/// `repository:<name>:<pull|push|delete>`, `repository::pull` for the catalog, empty for `/v2/`
+/// and anything else.
+fn token_scope(parts: &Parts) -> String {
+    let Some(rest) = parts.uri.path().strip_prefix("/v2/") else {
+        return String::new();
+    };
+    let verb = match parts.method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "push",
+    };
+    match Route::parse(rest, !is_read(&parts.method)) {
+        Ok(Route::Catalog) => "repository::pull".to_owned(),
+        Ok(
+            Route::Tags(name)
+            | Route::Manifest(name, _)
+            | Route::Blob(name, _)
+            | Route::UploadStart(name)
+            | Route::Upload(name, _)
+            | Route::Referrers(name, _),
+        ) => format!("repository:{name}:{verb}"),
+        _ => String::new(),
     }
 }
 

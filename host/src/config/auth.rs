@@ -156,7 +156,7 @@ pub struct BearerOidcConfig {
 }
 
 /// CEL claim mapping of a workload identity issuer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub struct ClaimMapping {
     /// Named intermediate expressions.

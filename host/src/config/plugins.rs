@@ -18,6 +18,11 @@ pub struct PluginsConfig {
     /// `api-keys` when API keys are on.
     #[serde(default)]
     pub keymanager: Option<PluginRef>,
+    /// The claim mapper of workload identity tokens (a component of the
+    /// `claim-mapper-plugin` world). Absent: the built-in `workload-identity` when
+    /// `http.auth.bearer.oidc` is configured.
+    #[serde(default)]
+    pub claimmapper: Option<PluginRef>,
     /// Default per-call deadline, in milliseconds.
     #[serde(default)]
     pub timeoutms: Option<u64>,

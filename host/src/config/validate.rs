@@ -1,6 +1,6 @@
 //! Checks that a parsed configuration can be served, each failure naming its key.
 
-use super::auth::{AuthConfig, OpenIdConfig};
+use super::auth::{AuthConfig, BearerConfig, OpenIdConfig};
 use super::load::ConfigError;
 use super::model::Config;
 use super::secrets;
@@ -71,8 +71,19 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some(auth) = &config.http.auth {
         let unsupported = [
             ("http.auth.ldap", auth.ldap.is_some()),
-            ("http.auth.bearer", auth.bearer.is_some()),
             ("http.auth.mtls", auth.mtls.is_some()),
+            (
+                "http.auth.bearer.awssecretsmanager",
+                auth.bearer
+                    .as_ref()
+                    .is_some_and(|b| b.awssecretsmanager.is_some()),
+            ),
+            (
+                "http.auth.bearer.upstreamtokenendpoint",
+                auth.bearer
+                    .as_ref()
+                    .is_some_and(|b| b.upstreamtokenendpoint.is_some()),
+            ),
         ];
         if let Some((key, _)) = unsupported.iter().find(|(_, present)| *present) {
             return fail(key, "not supported yet".into());
@@ -80,6 +91,9 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
         validate_sessions(auth)?;
         if let Some(openid) = &auth.openid {
             validate_openid(openid)?;
+        }
+        if let Some(bearer) = &auth.bearer {
+            validate_bearer(bearer)?;
         }
     }
     if config.http.maxconnections == Some(0) {
@@ -203,6 +217,45 @@ fn validate_openid(openid: &OpenIdConfig) -> Result<(), ConfigError> {
             return fail(
                 key(".authurl"),
                 "custom endpoints apply to the github provider only; OpenID Connect providers use discovery".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// zot's rules for `bearer` (reference §1.4, §1.7 6). The key and CA files are read where the
+/// verifiers are built (`verify` builds them too).
+fn validate_bearer(bearer: &BearerConfig) -> Result<(), ConfigError> {
+    let fail = |key: String, msg: String| Err(ConfigError(format!("key `{key}`: {msg}")));
+    if let Some(realm) = &bearer.realm {
+        if !realm.is_empty() && !is_http_url(realm) {
+            return fail(
+                "http.auth.bearer.realm".into(),
+                format!("{realm:?} is not an absolute http(s) URL"),
+            );
+        }
+    }
+    for (i, o) in bearer.oidc.iter().enumerate() {
+        let key = |field: &str| format!("http.auth.bearer.oidc[{i}].{field}");
+        if !is_http_url(&o.issuer) {
+            return fail(
+                key("issuer"),
+                format!("{:?} is not an absolute http(s) URL", o.issuer),
+            );
+        }
+        if o.audiences.is_empty() {
+            return fail(
+                key("audiences"),
+                "at least one audience must be specified".into(),
+            );
+        }
+        if o.audiences.iter().any(|a| a.trim().is_empty()) {
+            return fail(key("audiences"), "audience is empty".into());
+        }
+        if o.certificateauthority.is_some() && o.certificateauthorityfile.is_some() {
+            return fail(
+                key("certificateauthority"),
+                "certificateAuthority and certificateAuthorityFile are mutually exclusive".into(),
             );
         }
     }

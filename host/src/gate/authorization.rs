@@ -14,6 +14,8 @@ pub enum Presented {
         /// The password.
         password: String,
     },
+    /// A bearer token (not checked here).
+    Bearer(String),
     /// Something that cannot be accepted (malformed Basic, another scheme).
     Unusable(&'static str),
 }
@@ -27,10 +29,16 @@ pub fn parse(value: &str) -> Presented {
     let Some((scheme, token)) = value.split_once(' ') else {
         return Presented::Unusable("malformed Authorization header");
     };
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return match token.is_empty() {
+            true => Presented::Unusable("empty bearer token"),
+            false => Presented::Bearer(token.to_owned()),
+        };
+    }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Presented::Unusable("unsupported authorization scheme");
     }
-    let token = token.trim();
     if token == "Og==" {
         return Presented::Nothing;
     }
@@ -66,6 +74,11 @@ mod tests {
         );
         assert!(matches!(parse("Basic !!"), Presented::Unusable(_)));
         assert!(matches!(parse("Digest x"), Presented::Unusable(_)));
+        assert_eq!(parse("bearer abc"), Presented::Bearer("abc".into()));
+        assert!(matches!(
+            parse("Bearer  "),
+            Presented::Unusable(_) | Presented::Nothing
+        ));
         assert!(matches!(parse("Basic OnB3"), Presented::Unusable(_)));
     }
 }

@@ -2,10 +2,12 @@
 
 use super::authorization::{self, Presented};
 use crate::plugins::model::Identity;
+use crate::tokens::DockerToken;
 use axum::http::HeaderMap;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Classify the request's `Authorization` header(s): more than one is unusable.
 pub fn presented(headers: &HeaderMap) -> Presented {
@@ -22,6 +24,29 @@ pub fn presented(headers: &HeaderMap) -> Presented {
     }
 }
 
+/// What a verified credential proved: an identity, and for tokens, their verified claims (for
+/// policy conditions) or their Docker grants (their own authorization).
+#[derive(Clone, Debug)]
+pub struct Admission {
+    /// Who.
+    pub identity: Identity,
+    /// A workload token's verified claims (JSON).
+    pub claims: Option<Arc<str>>,
+    /// A Docker token's grants.
+    pub docker: Option<Arc<DockerToken>>,
+}
+
+impl Admission {
+    /// An identity with nothing else.
+    pub fn of(identity: Identity) -> Admission {
+        Admission {
+            identity,
+            claims: None,
+            docker: None,
+        }
+    }
+}
+
 /// A salted hash of credentials: what the caches key by, so that no secret is kept in memory.
 pub type CredentialKey = [u8; 32];
 
@@ -31,7 +56,7 @@ pub type CredentialKey = [u8; 32];
 pub struct CredentialCache {
     salt: [u8; 16],
     ttl: Duration,
-    verified: Cache<CredentialKey, (Identity, Instant)>,
+    verified: Cache<CredentialKey, (Admission, Instant)>,
     refused: Cache<CredentialKey, ()>,
 }
 
@@ -69,10 +94,10 @@ impl CredentialCache {
         h.finalize().into()
     }
 
-    /// The identity a credential was verified as, if recently and still valid.
-    pub fn get(&self, key: &CredentialKey) -> Option<Identity> {
+    /// What a credential was verified as, if recently and still valid.
+    pub fn get(&self, key: &CredentialKey) -> Option<Admission> {
         match self.verified.get(key) {
-            Some((identity, until)) if Instant::now() < until => Some(identity),
+            Some((admission, until)) if Instant::now() < until => Some(admission),
             Some(_) => {
                 self.verified.invalidate(key);
                 None
@@ -86,18 +111,16 @@ impl CredentialCache {
         self.refused.contains_key(key)
     }
 
-    /// Remember a verified identity (until its credential expires, at most the cache's ttl).
-    pub fn put(&self, key: CredentialKey, identity: Identity) {
+    /// Remember a verified credential (until it expires, at most the cache's ttl).
+    pub fn put(&self, key: CredentialKey, admission: Admission) {
         let mut ttl = self.ttl;
-        if let Some(expiry) = identity.expires_at_ms {
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            ttl = ttl.min(Duration::from_millis(expiry.saturating_sub(now_ms)));
+        if let Some(expiry) = admission.identity.expires_at_ms {
+            ttl = ttl.min(Duration::from_millis(
+                expiry.saturating_sub(crate::clock::now_ms()),
+            ));
         }
         if !ttl.is_zero() {
-            self.verified.insert(key, (identity, Instant::now() + ttl));
+            self.verified.insert(key, (admission, Instant::now() + ttl));
         }
     }
 
@@ -112,8 +135,8 @@ impl CredentialCache {
         let (source, username) = (source.to_owned(), username.to_owned());
         let _ = self
             .verified
-            .invalidate_entries_if(move |_, (identity, _)| {
-                identity.source == source && identity.username == username
+            .invalidate_entries_if(move |_, (admission, _)| {
+                admission.identity.source == source && admission.identity.username == username
             });
     }
 }
@@ -144,20 +167,20 @@ mod tests {
     fn cache_expires_and_distinguishes() {
         let cache = CredentialCache::new(Duration::from_millis(50));
         let id = Identity::new("u", vec![], "t");
-        cache.put(cache.key("u", "right"), id.clone());
+        cache.put(cache.key("u", "right"), Admission::of(id.clone()));
         assert!(cache.get(&cache.key("u", "right")).is_some());
         assert!(cache.get(&cache.key("u", "wrong")).is_none());
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get(&cache.key("u", "right")).is_none());
 
         let cache = CredentialCache::new(Duration::from_secs(60));
-        cache.put(cache.key("u", "k"), id.clone());
+        cache.put(cache.key("u", "k"), Admission::of(id.clone()));
         cache.forget("t", "u");
         assert!(cache.get(&cache.key("u", "k")).is_none(), "revoked at once");
 
         let mut expired = id;
         expired.expires_at_ms = Some(1);
-        cache.put(cache.key("u", "old"), expired);
+        cache.put(cache.key("u", "old"), Admission::of(expired));
         assert!(
             cache.get(&cache.key("u", "old")).is_none(),
             "an expired credential is never cached"

@@ -192,6 +192,31 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
             authenticators.push(keys.clone());
         }
     }
+    let bearer_oidc = auth
+        .bearer
+        .as_ref()
+        .map(|b| b.oidc.as_slice())
+        .unwrap_or_default();
+    let claims_config = || claim_mapper_config(bearer_oidc);
+    let claims = match &plugins.claimmapper {
+        Some(r) => Some(spec(
+            r,
+            default_limits(AUTHORIZER_DEADLINE),
+            &mut watched,
+            &spec_of,
+            |name, _| match name {
+                "workload-identity" => Ok(claims_config()),
+                other => anyhow::bail!("no built-in claim mapper named {other:?}"),
+            },
+        )?),
+        None if !bearer_oidc.is_empty() => Some(spec_of(
+            "workload-identity",
+            Source::Builtin(builtin("workload-identity").expect("embedded")),
+            claims_config(),
+            default_limits(AUTHORIZER_DEADLINE),
+        )),
+        None => None,
+    };
     let authorizer = match &plugins.authorizer {
         Some(r) => Some(spec(
             r,
@@ -203,12 +228,14 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
                 other => anyhow::bail!("no built-in authorizer named {other:?}"),
             },
         )?),
-        None if access.is_some() || !authenticators.is_empty() => Some(spec_of(
-            "access-control",
-            Source::Builtin(builtin("access-control").expect("embedded")),
-            access_config(),
-            default_limits(AUTHORIZER_DEADLINE),
-        )),
+        None if access.is_some() || !authenticators.is_empty() || auth.bearer.is_some() => {
+            Some(spec_of(
+                "access-control",
+                Source::Builtin(builtin("access-control").expect("embedded")),
+                access_config(),
+                default_limits(AUTHORIZER_DEADLINE),
+            ))
+        }
         None => None,
     };
     Ok(GateConfig {
@@ -228,12 +255,33 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
         set: SetSpec {
             authenticators,
             keys,
+            claims,
             authorizer,
         },
         access_control: access.is_some(),
         watched,
         config: config.clone(),
     })
+}
+
+/// The built-in claim mapper's configuration: each workload issuer's `claimMapping`.
+fn claim_mapper_config(issuers: &[crate::config::auth::BearerOidcConfig]) -> String {
+    let issuers: Vec<serde_json::Value> = issuers
+        .iter()
+        .map(|o| {
+            let m = o.claimmapping.clone().unwrap_or_default();
+            json!({
+                "issuer": o.issuer,
+                "claimMapping": {
+                    "variables": m.variables.iter().map(|v| json!({"name": v.name, "expression": v.expression})).collect::<Vec<_>>(),
+                    "validations": m.validations.iter().map(|v| json!({"expression": v.expression, "message": v.message})).collect::<Vec<_>>(),
+                    "username": m.username,
+                    "groups": m.groups,
+                },
+            })
+        })
+        .collect();
+    json!({ "issuers": issuers }).to_string()
 }
 
 /// A plugin reference as a spec; `builtin_config` makes the configuration of built-ins.

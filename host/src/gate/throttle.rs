@@ -75,10 +75,15 @@ fn spend(bucket: Arc<Mutex<Bucket>>, now: Instant) {
 }
 
 impl Throttle {
-    /// How long `address` or `user` must wait before its next attempt (zero: go ahead).
+    /// How long `address` or `user` must wait before its next attempt (zero: go ahead). An
+    /// empty user name (a token) counts for the address only.
     pub fn wait(&self, address: IpAddr, user: &str) -> Duration {
         let now = Instant::now();
-        wait_of(self.by_address.get(&address), now).max(wait_of(self.by_user.get(user), now))
+        let by_user = match user.is_empty() {
+            true => Duration::ZERO,
+            false => wait_of(self.by_user.get(user), now),
+        };
+        wait_of(self.by_address.get(&address), now).max(by_user)
     }
 
     /// Count a failed attempt.
@@ -91,7 +96,9 @@ impl Throttle {
             }))
         };
         spend(self.by_address.get_with(address, fresh), now);
-        spend(self.by_user.get_with(user.to_owned(), fresh), now);
+        if !user.is_empty() {
+            spend(self.by_user.get_with(user.to_owned(), fresh), now);
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
             Some(include_bytes!(env!("PORTCULLIS_PLUGIN_ACCESS_CONTROL")))
         }
         "api-keys" | "apikeys" => Some(include_bytes!(env!("PORTCULLIS_PLUGIN_API_KEYS"))),
+        "workload-identity" => Some(include_bytes!(env!("PORTCULLIS_PLUGIN_WORKLOAD_IDENTITY"))),
         _ => None,
     }
 }
@@ -74,6 +75,8 @@ pub struct SetSpec {
     pub authenticators: Vec<PluginSpec>,
     /// The plugin managing API keys (also listed among the authenticators).
     pub keys: Option<PluginSpec>,
+    /// The plugin mapping verified token claims to identities.
+    pub claims: Option<PluginSpec>,
     /// The authorizer.
     pub authorizer: Option<PluginSpec>,
 }
@@ -84,6 +87,8 @@ pub struct PluginSet {
     pub authenticators: Vec<Arc<Plugin<Authn>>>,
     /// The API-key manager, if API keys are on.
     pub keys: Option<Arc<Plugin<Keys>>>,
+    /// The claim mapper, if workload identity tokens are configured.
+    pub claims: Option<Arc<Plugin<Claims>>>,
     /// The authorizer; none means every request is allowed (no gate configured).
     pub authorizer: Option<Arc<Plugin<Authz>>>,
     /// What the authorizer may grant anonymously.
@@ -96,6 +101,7 @@ impl PluginSet {
         PluginSet {
             authenticators: Vec::new(),
             keys: None,
+            claims: None,
             authorizer: None,
             anonymous: AnonymousAccess::UNKNOWN,
         }
@@ -178,6 +184,11 @@ impl PluginRuntime {
                 .keys
                 .as_ref()
                 .map(|s| self.load::<Keys>(s))
+                .transpose()?,
+            claims: spec
+                .claims
+                .as_ref()
+                .map(|s| self.load::<Claims>(s))
                 .transpose()?,
             authorizer,
             anonymous,

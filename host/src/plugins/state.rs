@@ -80,13 +80,6 @@ impl PluginState {
         self.log.emit(level, message);
     }
 
-    fn now_ms() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
-    }
-
     fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
         self.kv.get(key).unwrap_or_else(|e| {
             tracing::error!(plugin = %self.name, error = %e, "kv get failed");
@@ -198,7 +191,7 @@ macro_rules! host_api {
 
         impl $v::clock::Host for PluginState {
             fn now_ms(&mut self) -> u64 {
-                PluginState::now_ms()
+                crate::clock::now_ms()
             }
         }
 

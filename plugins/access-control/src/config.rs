@@ -88,9 +88,9 @@ pub struct PolicyConfig {
     /// Actions granted.
     #[serde(default, deserialize_with = "nullable")]
     pub actions: Vec<String>,
-    /// CEL conditions (not supported yet: must be empty).
+    /// CEL conditions that must all hold for this entry to grant.
     #[serde(default, deserialize_with = "nullable")]
-    pub conditions: Vec<serde_json::Value>,
+    pub conditions: Vec<ConditionConfig>,
 }
 
 /// `accessControl.metrics`.
@@ -117,4 +117,14 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A policy condition: a CEL expression over `req`, and the reason given when it is false.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// Must evaluate to true.
+    pub expression: String,
+    /// The denial's reason when it does not.
+    pub message: String,
 }

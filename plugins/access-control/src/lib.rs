@@ -4,7 +4,9 @@
 //! This file is only glue between the WIT bindings and [`policy`], where the rules live (and
 //! are documented and tested).
 
+pub mod conditions;
 pub mod config;
+pub mod patterns;
 pub mod policy;
 
 use std::cell::RefCell;
@@ -39,12 +41,23 @@ impl Guest for AccessControl {
             types::Resource::Repository(name) => policy::Resource::Repository(name),
             types::Resource::Metrics => policy::Resource::Metrics,
         };
+        let c = &request.context;
+        let view = conditions::RequestView {
+            time_ms: c.time_ms,
+            method: c.method.clone(),
+            user_agent: c.user_agent.clone(),
+            client_ip: c.client_ip.clone(),
+            forwarded_for: c.forwarded_for.clone(),
+            tls_version: c.tls_version.clone(),
+            claims: request.claims.clone(),
+        };
         let verdict = POLICY.with(|p| match &*p.borrow() {
             Some(policy) => policy.authorize(
                 subject.as_ref(),
                 resource,
                 action(request.action),
                 request.reference.as_deref(),
+                &view,
             ),
             None => Err("the access-control plugin is not configured".to_owned()),
         });

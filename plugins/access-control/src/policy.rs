@@ -28,11 +28,16 @@
 //!   reading metrics and seeing the whole catalog, anonymous requests nothing, and
 //!   `detectManifestCollision` is off for everyone, as in zot.
 //!
+//! - **Conditions.** A policy entry (or `adminPolicy`) with CEL `conditions` grants only when
+//!   they all hold for the request (see [`crate::conditions`]); a false condition's message is
+//!   the denial's reason. The catalog is filtered without conditions (optimistically, as zot).
+//! - **Per-user namespaces.** A pattern may use `${username}` (see [`crate::patterns`]).
+//!
 //! An identity whose user name is empty is treated as anonymous, as zot does.
-//! CEL `conditions` are refused at configuration time (not supported yet).
 
+use crate::conditions::{self, Condition, Facts, Outcome, RequestView};
 use crate::config::{AccessControlConfig, PluginConfig, PolicyConfig};
-use repo_glob::RepoGlob;
+use crate::patterns::Patterns;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a request wants to do (zot's actions).
@@ -114,31 +119,38 @@ pub enum Resource<'a> {
 }
 
 /// A configured policy, ready to decide.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Policy {
     /// `None`: no accessControl configured.
     rules: Option<Rules>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 struct Rules {
-    /// Sorted by length (descending) then text (ascending): the first match is the one that
-    /// applies.
-    patterns: Vec<Pattern>,
+    patterns: Patterns<Pattern>,
     admin: Grant,
+    admin_conditional: Vec<ConditionalGrant>,
     /// `accessControl.groups` by member: the groups each user name is in, as configured.
     memberships: BTreeMap<String, BTreeSet<String>>,
     metrics_users: BTreeSet<String>,
     metrics_anonymous_read: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Pattern {
-    text: String,
-    glob: RepoGlob,
+    /// Grants without conditions.
     grant: Grant,
+    /// Grants with conditions.
+    conditional: Vec<ConditionalGrant>,
     default: Actions,
     anonymous: Actions,
+}
+
+/// A policy entry with conditions.
+#[derive(Debug)]
+struct ConditionalGrant {
+    grant: Grant,
+    conditions: Vec<Condition>,
 }
 
 /// Actions granted to user names (config-group members included) and asserted group names.
@@ -194,13 +206,15 @@ impl Policy {
     }
 
     /// Decide one access. `subject` is `None` for an anonymous request; `reference` (a tag or
-    /// digest) only makes the denial reason more precise.
+    /// digest) makes the denial reason more precise and is an input of conditions, with the
+    /// rest of the request in `request`.
     pub fn authorize(
         &self,
         subject: Option<&Subject>,
         resource: Resource,
         action: Action,
         reference: Option<&str>,
+        request: &RequestView,
     ) -> Result<(), String> {
         let subject = subject.filter(|s| !s.username.is_empty());
         let Some(rules) = &self.rules else {
@@ -223,19 +237,56 @@ impl Policy {
         match resource {
             Resource::Metrics => rules.authorize_metrics(subject, action),
             Resource::Repository(repo) => {
-                let admin = subject.is_some_and(|s| rules.admin.names(s));
+                let admin = subject.is_some_and(|s| rules.is_admin(s));
                 if action == Action::DetectManifestCollision && admin {
                     return Err(format!(
                         "manifest collision detection is off in {repo} for admins"
                     ));
                 }
-                let granted = rules.repository_allows(subject, repo, action)
-                    || (admin && subject.is_some_and(|s| rules.admin.actions_of(s).has(action)));
-                if granted {
-                    Ok(())
-                } else {
-                    Err(deny_reason(subject, action, repo, reference))
+                let facts = Facts {
+                    user: subject.map(|s| (s.username, s.groups)),
+                    admin,
+                    action: action.zot_name(),
+                    repository: repo,
+                    reference,
+                };
+                let mut req = None;
+                let mut evaluate = |conditions: &[Condition]| {
+                    let req = req.get_or_insert_with(|| conditions::request_json(request, &facts));
+                    conditions::evaluate(conditions, req)
+                };
+                let mut failed: Option<String> = None;
+                let pattern = rules.patterns.find(repo, subject.map(|s| s.username));
+                let mut candidates: Vec<&ConditionalGrant> = Vec::new();
+                if let Some(p) = pattern {
+                    let unconditional = match subject {
+                        None => p.anonymous.has(action),
+                        Some(s) => p.default.has(action) || p.grant.actions_of(s).has(action),
+                    };
+                    if unconditional {
+                        return Ok(());
+                    }
+                    candidates.extend(&p.conditional);
                 }
+                if let Some(s) = subject.filter(|_| admin) {
+                    if rules.admin.actions_of(s).has(action) {
+                        return Ok(());
+                    }
+                    candidates.extend(&rules.admin_conditional);
+                }
+                for entry in candidates {
+                    if !subject.is_some_and(|s| entry.grant.actions_of(s).has(action)) {
+                        continue;
+                    }
+                    match evaluate(&entry.conditions) {
+                        Outcome::Holds => return Ok(()),
+                        Outcome::Fails(message) => {
+                            failed.get_or_insert(message);
+                        }
+                        Outcome::Error => {}
+                    }
+                }
+                Err(failed.unwrap_or_else(|| deny_reason(subject, action, repo, reference)))
             }
         }
     }
@@ -249,12 +300,14 @@ impl Policy {
             return (false, false, true);
         };
         let grants = |g: &Grant| g.users.values().chain(g.groups.values()).any(|a| a.0 != 0);
-        let repositories = rules.patterns.iter().any(|p| p.anonymous.0 != 0);
+        let conditional = |c: &[ConditionalGrant]| c.iter().any(|c| grants(&c.grant));
+        let repositories = rules.patterns.values().any(|p| p.anonymous.0 != 0);
         let authenticated_only = rules
             .patterns
-            .iter()
-            .any(|p| p.default.0 != 0 || grants(&p.grant))
+            .values()
+            .any(|p| p.default.0 != 0 || grants(&p.grant) || conditional(&p.conditional))
             || grants(&rules.admin)
+            || conditional(&rules.admin_conditional)
             || !rules.metrics_users.is_empty();
         (
             repositories,
@@ -290,7 +343,7 @@ impl Policy {
         match &self.rules {
             None if subject.is_some() => repositories,
             None => Vec::new(),
-            Some(rules) if subject.is_some_and(|s| rules.admin.names(s)) => repositories,
+            Some(rules) if subject.is_some_and(|s| rules.is_admin(s)) => repositories,
             Some(rules) => {
                 repositories.retain(|repo| rules.repository_allows(subject, repo, Action::Read));
                 repositories
@@ -339,41 +392,40 @@ impl Rules {
                      match; remove the leading '/'"
                 ));
             }
-            let glob = RepoGlob::new(&lowered).map_err(|e| format!("{path}: {e}"))?;
             let mut grant = Grant::default();
+            let mut conditional = Vec::new();
             for (i, policy) in repo.policies.iter().enumerate() {
-                compile_grant(
+                compile_entry(
                     policy,
                     &format!("{path}.policies[{i}]"),
                     &groups,
-                    &mut grant,
+                    (&mut grant, &mut conditional),
                     warnings,
                 )?;
             }
-            patterns.push(Pattern {
-                glob,
-                grant,
-                default: parse_actions(&repo.default_policy, &format!("{path}.defaultPolicy"))?,
-                anonymous: parse_actions(
-                    &repo.anonymous_policy,
-                    &format!("{path}.anonymousPolicy"),
-                )?,
-                text: lowered,
-            });
+            patterns.push((
+                lowered,
+                Pattern {
+                    grant,
+                    conditional,
+                    default: parse_actions(&repo.default_policy, &format!("{path}.defaultPolicy"))?,
+                    anonymous: parse_actions(
+                        &repo.anonymous_policy,
+                        &format!("{path}.anonymousPolicy"),
+                    )?,
+                },
+            ));
         }
-        patterns.sort_by(|a, b| {
-            b.text
-                .len()
-                .cmp(&a.text.len())
-                .then_with(|| a.text.cmp(&b.text))
-        });
+        let patterns =
+            Patterns::new(patterns).map_err(|e| format!("accessControl.repositories{e}"))?;
 
         let mut admin = Grant::default();
-        compile_grant(
+        let mut admin_conditional = Vec::new();
+        compile_entry(
             &ac.admin_policy,
             "accessControl.adminPolicy",
             &groups,
-            &mut admin,
+            (&mut admin, &mut admin_conditional),
             warnings,
         )?;
         if parse_actions(
@@ -408,25 +460,38 @@ impl Rules {
         Ok(Rules {
             patterns,
             admin,
+            admin_conditional,
             memberships,
             metrics_users: ac.metrics.users.iter().cloned().collect(),
             metrics_anonymous_read: anonymous.has(Action::Read),
         })
     }
 
-    /// The pattern that applies to `repo`: the longest match, ties to the smallest.
-    fn pattern_for(&self, repo: &str) -> Option<&Pattern> {
-        self.patterns.iter().find(|p| p.glob.is_match(repo))
+    /// Whether `subject` is named in `adminPolicy` (with or without conditions).
+    fn is_admin(&self, subject: &Subject) -> bool {
+        self.admin.names(subject)
+            || self
+                .admin_conditional
+                .iter()
+                .any(|c| c.grant.names(subject))
     }
 
-    /// Whether the repository policies grant `action` on `repo` (admin rights aside).
+    /// Whether the repository policies may grant `action` on `repo` (admin rights aside;
+    /// conditions are not evaluated: the catalog is filtered optimistically, as zot does).
     fn repository_allows(&self, subject: Option<&Subject>, repo: &str, action: Action) -> bool {
-        let Some(pattern) = self.pattern_for(repo) else {
+        let Some(pattern) = self.patterns.find(repo, subject.map(|s| s.username)) else {
             return false;
         };
         match subject {
             None => pattern.anonymous.has(action),
-            Some(s) => pattern.default.has(action) || pattern.grant.actions_of(s).has(action),
+            Some(s) => {
+                pattern.default.has(action)
+                    || pattern.grant.actions_of(s).has(action)
+                    || pattern
+                        .conditional
+                        .iter()
+                        .any(|c| c.grant.actions_of(s).has(action))
+            }
         }
     }
 
@@ -446,6 +511,25 @@ impl Rules {
     }
 }
 
+/// Add one policy entry: to `unconditional` when it has no conditions, else as a conditional
+/// grant of its own.
+fn compile_entry(
+    policy: &PolicyConfig,
+    path: &str,
+    groups: &BTreeMap<String, &[String]>,
+    (unconditional, conditional): (&mut Grant, &mut Vec<ConditionalGrant>),
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    if policy.conditions.is_empty() {
+        return compile_grant(policy, path, groups, unconditional, warnings);
+    }
+    let conditions = conditions::compile(&policy.conditions, &format!("{path}.conditions"))?;
+    let mut grant = Grant::default();
+    compile_grant(policy, path, groups, &mut grant, warnings)?;
+    conditional.push(ConditionalGrant { grant, conditions });
+    Ok(())
+}
+
 /// Add one policy entry to `grant`: its users, the members of the config groups it names
 /// (case-insensitively), and the group names themselves (for groups the identity source
 /// asserts, compared exactly).
@@ -456,11 +540,6 @@ fn compile_grant(
     grant: &mut Grant,
     warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    if !policy.conditions.is_empty() {
-        return Err(format!(
-            "{path}.conditions: CEL conditions are not supported yet; remove them"
-        ));
-    }
     let actions = parse_actions(&policy.actions, &format!("{path}.actions"))?;
     warn_star(&policy.users, &format!("{path}.users"), warnings);
     for user in &policy.users {

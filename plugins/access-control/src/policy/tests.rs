@@ -1,4 +1,5 @@
 use super::*;
+use crate::conditions::RequestView;
 use serde_json::json;
 
 use Action::{Create, Delete, DetectManifestCollision as Dmc, Read, Update};
@@ -43,14 +44,26 @@ impl Who {
 
 fn can(p: &Policy, who: Option<&Who>, action: Action, repo: &str) -> bool {
     let subject = who.map(Who::subject);
-    p.authorize(subject.as_ref(), Resource::Repository(repo), action, None)
-        .is_ok()
+    p.authorize(
+        subject.as_ref(),
+        Resource::Repository(repo),
+        action,
+        None,
+        &RequestView::default(),
+    )
+    .is_ok()
 }
 
 fn can_metrics(p: &Policy, who: Option<&Who>) -> bool {
     let subject = who.map(Who::subject);
-    p.authorize(subject.as_ref(), Resource::Metrics, Read, None)
-        .is_ok()
+    p.authorize(
+        subject.as_ref(),
+        Resource::Metrics,
+        Read,
+        None,
+        &RequestView::default(),
+    )
+    .is_ok()
 }
 
 fn catalog(p: &Policy, who: Option<&Who>, repos: &[&str]) -> Vec<String> {
@@ -373,7 +386,13 @@ fn metrics_users_only_groups_and_admins_do_not_count() {
     assert!(!can_metrics(&p, None));
     let subject = user("prometheus");
     assert!(p
-        .authorize(Some(&subject.subject()), Resource::Metrics, Create, None)
+        .authorize(
+            Some(&subject.subject()),
+            Resource::Metrics,
+            Create,
+            None,
+            &RequestView::default()
+        )
         .is_err());
 }
 
@@ -386,7 +405,7 @@ fn anonymous_metrics_need_read_in_anonymous_policy() {
     let p = policy(json!({"metrics": {"users": ["alice"]}}));
     assert!(!can_metrics(&p, None));
     assert_eq!(
-        p.authorize(None, Resource::Metrics, Read, None),
+        p.authorize(None, Resource::Metrics, Read, None, &RequestView::default()),
         Err("anonymous users may not read metrics".to_owned())
     );
 }
@@ -426,6 +445,7 @@ fn deny_reasons_say_who_what_and_where() {
             Resource::Repository("team/app"),
             action,
             reference,
+            &RequestView::default(),
         )
         .unwrap_err()
     };
@@ -501,16 +521,109 @@ fn unknown_actions_are_refused_naming_the_key() {
 }
 
 #[test]
-fn conditions_are_refused() {
+fn conditions_grant_only_when_they_hold() {
+    let p = policy(json!({
+        "groups": {"release": {"users": ["ci"]}},
+        "repositories": {"**": {"policies": [
+            {"groups": ["release"], "actions": ["read", "create"],
+             "conditions": [{"expression": "req.referenceType != 'tag' || req.tag.startsWith('v')",
+                             "message": "release builds push v* tags only"}]},
+            {"users": ["bot"], "actions": ["read"],
+             "conditions": [{"expression": "req.claims.repository_owner == 'org'", "message": "only org's workflows"}]},
+        ]}},
+        "adminPolicy": {"users": ["root"], "actions": ["delete"],
+            "conditions": [{"expression": "req.client.ip == '10.0.0.1'", "message": "break-glass from the bastion only"}]},
+    }));
+    let ci = user("ci");
+    let decide = |who: &Who, action, reference: Option<&str>, view: &RequestView| {
+        p.authorize(
+            Some(&who.subject()),
+            Resource::Repository("team/app"),
+            action,
+            reference,
+            view,
+        )
+    };
+    let view = RequestView::default();
+    assert!(decide(&ci, Create, Some("v1.0"), &view).is_ok());
+    assert_eq!(
+        decide(&ci, Create, Some("latest"), &view).unwrap_err(),
+        "release builds push v* tags only"
+    );
+    assert!(
+        decide(&ci, Create, Some("sha256:abc"), &view).is_ok(),
+        "digests pass"
+    );
+    let bot = user("bot");
+    let org = RequestView {
+        claims: Some(r#"{"repository_owner":"org"}"#.into()),
+        ..RequestView::default()
+    };
+    assert!(decide(&bot, Read, None, &org).is_ok());
+    assert!(
+        decide(&bot, Read, None, &view)
+            .unwrap_err()
+            .contains("needs read"),
+        "missing claim: an error grants nothing and says nothing"
+    );
+    let root = user("root");
+    let bastion = RequestView {
+        client_ip: "10.0.0.1".into(),
+        ..RequestView::default()
+    };
+    assert!(decide(&root, Delete, Some("v1"), &bastion).is_ok());
+    assert_eq!(
+        decide(&root, Delete, Some("v1"), &view).unwrap_err(),
+        "break-glass from the bastion only"
+    );
+    // The catalog is filtered without conditions.
+    assert_eq!(
+        p.filter_catalog(Some(&bot.subject()), vec!["x".into()]),
+        vec!["x"]
+    );
+}
+
+#[test]
+fn bad_conditions_are_refused() {
     let e = config_error(json!({"repositories": {"**": {"policies": [
-        {"users": ["a"], "actions": ["read"], "conditions": [{"expression": "true", "message": "m"}]},
+        {"users": ["a"], "actions": ["read"], "conditions": [{"expression": "req.tag +", "message": "m"}]},
     ]}}}));
-    assert!(e.contains("CEL conditions are not supported yet"), "{e}");
-    assert!(e.contains("policies[0].conditions"), "{e}");
-    let e = config_error(json!({"adminPolicy": {"conditions": [{"expression": "true"}]}}));
-    assert!(e.contains("accessControl.adminPolicy.conditions"), "{e}");
+    assert!(e.contains("policies[0].conditions[0]"), "{e}");
+    let e = config_error(
+        json!({"adminPolicy": {"users": ["a"], "conditions": [{"expression": "true", "message": ""}]}}),
+    );
+    assert!(e.contains("accessControl.adminPolicy.conditions[0]"), "{e}");
+    let e = config_error(
+        json!({"adminPolicy": {"users": ["a"], "conditions": [{"expression": "req.tag + 'x'", "message": "m"}]}}),
+    );
+    assert!(e.contains("not a boolean"), "{e}");
+    let e = config_error(
+        json!({"adminPolicy": {"users": ["a"], "conditions": [{"expression": "request.tag == ''", "message": "m"}]}}),
+    );
+    assert!(e.contains("request"), "{e}");
     // An empty list is fine.
     policy(json!({"repositories": {"**": {"policies": [{"users": ["a"], "conditions": []}]}}}));
+}
+
+#[test]
+fn per_user_namespaces_belong_to_their_user() {
+    let p = policy(json!({"repositories": {
+        "**": {"defaultPolicy": ["read"]},
+        "users/${username}/**": {"defaultPolicy": ["read", "create", "update", "delete"]},
+    }}));
+    let alice = user("alice");
+    let decide = |who: &Who, repo, action| {
+        p.authorize(
+            Some(&who.subject()),
+            Resource::Repository(repo),
+            action,
+            None,
+            &RequestView::default(),
+        )
+    };
+    assert!(decide(&alice, "users/alice/app", Delete).is_ok());
+    assert!(decide(&alice, "users/bob/app", Create).is_err());
+    assert!(decide(&alice, "users/bob/app", Read).is_ok());
 }
 
 #[test]
