@@ -6,6 +6,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod errors;
 pub mod fsutil;
 pub mod gate;
 pub mod logging;

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod clients;
+pub mod issuer;
 pub mod oci;
 pub mod raw;
 
@@ -222,6 +223,26 @@ pub fn client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap()
+}
+
+/// A client like [`client`] whose connections come from `address` (any of 127.0.0.0/8 on
+/// Linux): each such address has its own failed-login budget.
+pub fn client_from(address: std::net::Ipv4Addr) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(120))
+        .local_address(std::net::IpAddr::V4(address))
+        .build()
+        .unwrap()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a configuration that must name
+/// the registry's own address before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// The fixture plugins (`tests/plugins`, built once per test process for wasm32-wasip2):

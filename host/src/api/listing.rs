@@ -65,6 +65,7 @@ const FILTER_BATCH: usize = 1000;
 /// authorizer sees candidates in batches, so a page costs a call per thousand repositories,
 /// not one per repository.
 pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply {
+    caller.authorize_catalog().await?;
     let n = page_size(query)?;
     let mut last = query.get("last").map(str::to_owned);
     let mut repos: Vec<String> = Vec::new();

@@ -179,15 +179,26 @@ impl Caller {
             .then(|| challenge_header(&self.generation, ""))
     }
 
+    /// Allow listing the catalog: always, but for a Docker token, which needs a grant on the
+    /// empty repository name (zot's scope `repository::pull`; without it, 401 with that
+    /// challenge so that the client fetches a token with more scope).
+    pub async fn authorize_catalog(&self) -> Result<(), Refusal> {
+        match self.admission.as_ref().and_then(|a| a.docker.as_ref()) {
+            Some(grants) if !grants.allows("", "pull") => Err(self
+                .denied(
+                    "the token does not grant listing the catalog",
+                    "repository::pull",
+                )
+                .await),
+            _ => Ok(()),
+        }
+    }
+
     /// The repositories of a catalog page the caller may see.
     pub async fn filter_catalog(&self, mut names: Vec<String>) -> Result<Vec<String>, Refusal> {
-        if let Some(grants) = self.admission.as_ref().and_then(|a| a.docker.as_ref()) {
-            // zot: listing the catalog takes a grant on the empty name.
-            return Ok(if grants.allows("", "pull") {
-                names
-            } else {
-                Vec::new()
-            });
+        if self.admission.as_ref().is_some_and(|a| a.docker.is_some()) {
+            // Its grant on the catalog was checked by `authorize_catalog`.
+            return Ok(names);
         }
         names.retain(|n| scopes::allow(self.identity(), n, Action::Read));
         match &self.generation.plugins.authorizer {

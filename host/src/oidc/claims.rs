@@ -120,18 +120,6 @@ pub fn groups(claims: &Map<String, Value>, claim: &str) -> Vec<String> {
     groups
 }
 
-/// An error and its sources, on one line.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

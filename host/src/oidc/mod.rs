@@ -293,7 +293,10 @@ impl OpenId {
                 .add_extra_param("client_assertion", assertion.as_str());
         }
         let tokens = exchange.request_async(&self.http).await.map_err(|e| {
-            SignInError::Refused(format!("code exchange failed: {}", claims::describe(&e)))
+            SignInError::Refused(format!(
+                "code exchange failed: {}",
+                crate::errors::describe(&e)
+            ))
         })?;
         let id_token = tokens
             .id_token()
@@ -418,7 +421,7 @@ impl Provider {
                     *cached = Some((metadata.clone(), Instant::now()));
                     return Ok(metadata);
                 }
-                Err(e) => last_error = claims::describe(&e),
+                Err(e) => last_error = crate::errors::describe(&e),
             }
         }
         tracing::error!(provider = %self.kind, issuer = %self.issuer.as_str(), error = %last_error,

@@ -65,7 +65,7 @@ impl DockerToken {
 
 /// Verify a token with the configured key.
 pub fn verify(key: &VerifyingKey, token: &str) -> Result<DockerToken, String> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+    let header = super::keys::header_of(token)?;
     if !key.verifies(header.alg) {
         return Err(format!("algorithm {:?} is not accepted", header.alg));
     }

@@ -21,6 +21,26 @@ pub const ALLOWED: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
+/// A token's header. The algorithm is checked by name first, so that `none`, HMAC and any
+/// unknown algorithm are refused as such.
+pub fn header_of(token: &str) -> Result<jsonwebtoken::Header, String> {
+    use base64::Engine as _;
+    let encoded = token.split('.').next().unwrap_or_default();
+    let raw: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or("malformed token: its header is not base64url JSON")?;
+    let alg = raw
+        .get("alg")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("malformed token: its header names no algorithm")?;
+    if !ALLOWED.iter().any(|a| format!("{a:?}") == alg) {
+        return Err(format!("algorithm {alg:?} is not accepted"));
+    }
+    jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))
+}
+
 /// A verification key and the algorithms it may verify.
 pub struct VerifyingKey {
     /// Its id, if the key set names it.

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 /// How long a fetched key set is used before it is fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(300);
-/// Least time between two fetches prompted by unknown keys.
-const REFETCH_EVERY: Duration = Duration::from_secs(10);
+/// Least time between two fetches of an issuer's keys (a token naming an unknown key, as
+/// after a key rotation, prompts one).
+const REFETCH_EVERY: Duration = Duration::from_secs(2);
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 60;
 /// Deadline of one call to an issuer.
@@ -29,7 +30,14 @@ pub struct WorkloadIssuer {
     audiences: Vec<String>,
     skip_issuer_check: bool,
     http: reqwest::Client,
-    keys: tokio::sync::Mutex<Option<Fetched>>,
+    keys: tokio::sync::Mutex<KeyCache>,
+}
+
+/// The issuer's keys as last fetched, and when a fetch was last tried.
+#[derive(Default)]
+struct KeyCache {
+    fetched: Option<Fetched>,
+    last_attempt: Option<Instant>,
 }
 
 struct Fetched {
@@ -70,7 +78,7 @@ impl WorkloadIssuer {
             audiences,
             skip_issuer_check,
             http: http.build()?,
-            keys: tokio::sync::Mutex::new(None),
+            keys: tokio::sync::Mutex::new(KeyCache::default()),
         })
     }
 
@@ -93,7 +101,7 @@ impl WorkloadIssuer {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| format!("{url}: {}", crate::errors::describe(&e)))?;
         if !response.status().is_success() {
             return Err(format!("{url} answered {}", response.status()));
         }
@@ -123,46 +131,57 @@ impl WorkloadIssuer {
         Ok(Arc::new(keys::from_jwks(&set)))
     }
 
-    /// The key set: cached; fetched when missing, stale, or (rate-limited) when `want` names a
-    /// key the cached set lacks.
+    /// The key set: cached; fetched when missing, stale, or when `want` names a key the cached
+    /// set lacks — at most once every [`REFETCH_EVERY`], whatever the outcome (one caller
+    /// fetches while the others wait for its answer). When the issuer cannot be reached, keys
+    /// fetched earlier stay in use.
     async fn keys(&self, want: Option<&str>) -> Result<Arc<Vec<VerifyingKey>>, String> {
-        let mut cached = self.keys.lock().await;
-        if let Some(f) = cached.as_ref() {
+        let mut cache = self.keys.lock().await;
+        if let Some(f) = cache.fetched.as_ref() {
             let knows = want.is_none_or(|kid| f.keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
-            let fresh = f.at.elapsed() < KEYS_TTL;
-            if fresh && (knows || f.at.elapsed() < REFETCH_EVERY) {
+            if knows && f.at.elapsed() < KEYS_TTL {
                 return Ok(f.keys.clone());
             }
         }
-        match self.fetch().await {
-            Ok(keys) => {
-                *cached = Some(Fetched {
-                    keys: keys.clone(),
-                    at: Instant::now(),
-                });
-                Ok(keys)
+        let tried_recently = cache
+            .last_attempt
+            .is_some_and(|at| at.elapsed() < REFETCH_EVERY);
+        if !tried_recently {
+            cache.last_attempt = Some(Instant::now());
+            match self.fetch().await {
+                Ok(keys) => {
+                    cache.fetched = Some(Fetched {
+                        keys: keys.clone(),
+                        at: Instant::now(),
+                    });
+                    return Ok(keys);
+                }
+                Err(e) => {
+                    tracing::warn!(issuer = %self.issuer, error = %e, "cannot fetch the issuer's keys");
+                }
             }
-            Err(e) => {
-                tracing::warn!(issuer = %self.issuer, error = %e, "cannot fetch the issuer's keys");
-                Err(format!("invalid or unreachable oidc issuer: {e}"))
-            }
+        }
+        match cache.fetched.as_ref() {
+            Some(f) => Ok(f.keys.clone()),
+            None => Err(format!(
+                "invalid or unreachable oidc issuer {}: its keys could not be fetched",
+                self.issuer
+            )),
         }
     }
 
     /// Verify a token of this issuer; its claims on success, the reason otherwise.
     pub async fn verify(&self, token: &str) -> Result<Value, String> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
-        if !keys::ALLOWED.contains(&header.alg) {
-            return Err(format!("algorithm {:?} is not accepted", header.alg));
-        }
+        let header = keys::header_of(token)?;
         let keys = self.keys(header.kid.as_deref()).await?;
         let key = match &header.kid {
-            Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid.as_str())),
-            None if keys.len() == 1 => keys.first(),
-            None => None,
-        }
-        .ok_or_else(|| format!("no key {:?} in the issuer's key set", header.kid))?;
+            Some(kid) => keys
+                .iter()
+                .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+                .ok_or_else(|| format!("no key {kid:?} in the issuer's key set"))?,
+            None if keys.len() == 1 => &keys[0],
+            None => return Err("the token names no key (kid) and the issuer has several".into()),
+        };
         if !key.verifies(header.alg) {
             return Err(format!(
                 "key {:?} does not verify {:?}",

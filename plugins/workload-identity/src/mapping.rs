@@ -167,17 +167,25 @@ impl Mapping {
         let mut vars = Map::new();
         for (name, expression) in &self.variables {
             let value = expression
-                .evaluate(&[("claims", claims), ("vars", &Value::Object(vars.clone()))])?;
+                .evaluate(&[("claims", claims), ("vars", &Value::Object(vars.clone()))])
+                .map_err(|e| format!("claimMapping.variables {name:?}: {e}"))?;
             vars.insert(name.clone(), value);
         }
         let vars = Value::Object(vars);
         let inputs = [("claims", claims), ("vars", &vars)];
-        for (expression, message) in &self.validations {
-            if !expression.evaluate_boolean(&inputs)? {
+        for (i, (expression, message)) in self.validations.iter().enumerate() {
+            let holds = expression
+                .evaluate_boolean(&inputs)
+                .map_err(|e| format!("claimMapping.validations[{i}]: {e}"))?;
+            if !holds {
                 return Err(format!("OIDC claim validation failed: {message}"));
             }
         }
-        let username = match self.username.evaluate(&inputs)? {
+        let username = match self
+            .username
+            .evaluate(&inputs)
+            .map_err(|e| format!("claimMapping.username: {e}"))?
+        {
             Value::String(s) if !s.trim().is_empty() => s,
             Value::String(_) => return Err("the username expression gave an empty string".into()),
             other => {
@@ -188,7 +196,10 @@ impl Mapping {
         };
         let groups = match &self.groups {
             None => Vec::new(),
-            Some(expression) => match expression.evaluate(&inputs)? {
+            Some(expression) => match expression
+                .evaluate(&inputs)
+                .map_err(|e| format!("claimMapping.groups: {e}"))?
+            {
                 Value::Array(items) => items
                     .into_iter()
                     .map(|v| match v {
