@@ -271,6 +271,41 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     dir.join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// The example plugins (`examples/plugins`, one per language): the path of the component
+/// `name`, built by `examples/plugins/build` (once per test process; it skips examples whose
+/// sources did not change). None when the example's toolchain is not installed: that skips
+/// the test locally and fails it in CI, like [`require`].
+pub fn example_plugin(name: &str) -> Option<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("examples/plugins/build");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let out = root.join(format!("target/example-plugins/{name}.wasm"));
+    if built.iter().any(|b| b == name) {
+        return Some(out);
+    }
+    let check = Command::new(&script)
+        .args(["--check", name])
+        .output()
+        .expect("run examples/plugins/build --check");
+    if !check.status.success() {
+        let missing = String::from_utf8_lossy(&check.stdout);
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the toolchain of example {name} is required in CI: {missing}"
+        );
+        eprintln!("skipping: {}", missing.trim());
+        return None;
+    }
+    let status = Command::new(&script)
+        .arg(name)
+        .status()
+        .expect("run examples/plugins/build");
+    assert!(status.success(), "building example plugin {name} failed");
+    built.push(name.to_owned());
+    Some(out)
+}
+
 /// Start a registry with an htpasswd file of `users`, `access` as `http.accessControl`, and
 /// `extra` merged into the configuration.
 pub fn start_gated(
