@@ -769,4 +769,8 @@ fn the_audit_log_says_who_did_what_from_where() {
     let refused = &puts[1]["fields"];
     assert_eq!(refused["decision"], "denied");
     assert_eq!(refused["status"], 403);
+    assert!(
+        reg.logs().iter().all(|l| !l.contains("decision=")),
+        "audit records stay out of the main log"
+    );
 }
