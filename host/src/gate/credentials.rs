@@ -52,7 +52,7 @@ pub type CredentialKey = [u8; 32];
 
 /// Identities of recently verified credentials, and recently refused credentials, keyed by
 /// [`CredentialKey`]. Bounded in size; a verified entry lives [`CredentialCache`]'s time to
-/// live or until its credential expires, whichever is sooner,. Dropped with its generation on every reload.
+/// live or until its credential expires, whichever is sooner. Dropped with its generation on every reload.
 pub struct CredentialCache {
     salt: [u8; 16],
     ttl: Duration,
