@@ -21,6 +21,14 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, fsynced, then
 /// renamed over `path`, then the directory fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = write_and_rename(path, bytes)?;
+    fsync_dir(&dir)
+}
+
+/// Write `bytes` to a temporary file next to `path`, fsync it and rename it over `path`;
+/// returns the directory, which the caller must fsync for the new name to be durable (a
+/// caller that commits many files syncs it once for all of them).
+pub fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("no parent directory"))?;
@@ -30,13 +38,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        fsync_dir(dir)
+        std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result
+    result.map(|()| dir.to_owned())
 }
 
 /// Make `dst` name the same content as `src` without ever exposing a partial file: a hard link

@@ -1,5 +1,6 @@
-//! SIGKILL during concurrent uploads: every acknowledged blob survives intact, and nothing
-//! half-written is ever visible.
+//! SIGKILL during concurrent uploads and tag pushes: every acknowledged blob survives intact,
+//! every acknowledged tag names its manifest after the restart (replayed from the index
+//! journal), and nothing half-written is ever visible.
 
 use portcullis_tests::oci::{image_manifest, media, sha256};
 use portcullis_tests::{client, Registry};
@@ -22,13 +23,15 @@ fn content(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// What the registry acknowledged: blobs and tags, each as (repository, reference, digest).
+#[derive(Default)]
+struct Acked {
+    blobs: Vec<(String, String)>,
+    tags: Vec<(String, String, String)>,
+}
+
 /// One client: chunked uploads, each followed by a manifest naming the blob.
-fn pusher(
-    url: String,
-    worker: u64,
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<(String, String)>>>,
-) {
+fn pusher(url: String, worker: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Acked>>) {
     let c = client();
     let repo = format!("crash/w{worker}");
     let mut i = 0u64;
@@ -70,9 +73,11 @@ fn pusher(
         }
         let digest = sha256(&blob);
         match c.put(format!("{url}{loc}?digest={digest}")).send() {
-            Ok(r) if r.status() == 201 => {
-                acked.lock().unwrap().push((repo.clone(), digest.clone()))
-            }
+            Ok(r) if r.status() == 201 => acked
+                .lock()
+                .unwrap()
+                .blobs
+                .push((repo.clone(), digest.clone())),
             _ => return,
         }
         // A manifest over the blob, so index.json is being rewritten during the kill too.
@@ -91,11 +96,15 @@ fn pusher(
             return;
         }
         let m = image_manifest(config.as_bytes(), &[&blob], serde_json::json!({}));
-        let _ = c
+        let pushed = c
             .put(format!("{url}/v2/{repo}/manifests/t{i}"))
             .header("Content-Type", media::MANIFEST)
-            .body(m)
+            .body(m.clone())
             .send();
+        if pushed.is_ok_and(|r| r.status() == 201) {
+            let tag = (repo.clone(), format!("t{i}"), sha256(&m));
+            acked.lock().unwrap().tags.push(tag);
+        }
     }
 }
 
@@ -103,7 +112,7 @@ fn pusher(
 fn sigkill_during_concurrent_uploads_loses_nothing_acknowledged() {
     let mut reg = Registry::start();
     let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::new()));
+    let acked = Arc::new(Mutex::new(Acked::default()));
     let workers: Vec<_> = (0..6)
         .map(|w| {
             let (url, stop, acked) = (reg.url.clone(), stop.clone(), acked.clone());
@@ -112,7 +121,7 @@ fn sigkill_during_concurrent_uploads_loses_nothing_acknowledged() {
         .collect();
     // Let the pushers get going, then kill mid-flight.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while acked.lock().unwrap().len() < 30 && std::time::Instant::now() < deadline {
+    while acked.lock().unwrap().blobs.len() < 30 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     reg.kill();
@@ -120,11 +129,12 @@ fn sigkill_during_concurrent_uploads_loses_nothing_acknowledged() {
     for w in workers {
         w.join().unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     assert!(
-        acked.len() >= 30,
-        "too few uploads completed before the kill: {}",
-        acked.len()
+        acked.blobs.len() >= 30 && !acked.tags.is_empty(),
+        "too few uploads completed before the kill: {} blobs, {} tags",
+        acked.blobs.len(),
+        acked.tags.len()
     );
 
     // On disk: every blob file's content matches its name; every index.json parses.
@@ -150,18 +160,27 @@ fn sigkill_during_concurrent_uploads_loses_nothing_acknowledged() {
                 .unwrap_or_else(|e| panic!("corrupt {path}: {e}"));
         }
     }
-    assert!(checked >= acked.len());
+    assert!(checked >= acked.blobs.len());
 
     // After restart: every acknowledged blob reads back with its digest; every tag resolves.
     let reg = reg.restart();
     let c = client();
-    for (repo, digest) in &acked {
+    for (repo, digest) in &acked.blobs {
         let r = c
             .get(reg.at(&format!("/v2/{repo}/blobs/{digest}")))
             .send()
             .unwrap();
         assert_eq!(r.status(), 200, "{repo}@{digest}");
         assert_eq!(&sha256(&r.bytes().unwrap()), digest);
+    }
+    for (repo, tag, digest) in &acked.tags {
+        let r = c
+            .head(reg.at(&format!("/v2/{repo}/manifests/{tag}")))
+            .header("Accept", media::MANIFEST)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{repo}:{tag}");
+        assert_eq!(r.headers()["Docker-Content-Digest"], digest.as_str());
     }
     for w in 0..6 {
         let r = c

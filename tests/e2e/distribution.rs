@@ -944,6 +944,21 @@ fn upload_sessions_survive_a_restart() {
     assert_eq!(get_blob(&c, &reg, "restart", &sha256(&blob)).1, blob);
 }
 
+/// `index.json` once it lists `entries` manifests (it is folded from the journal within
+/// seconds of the last change).
+fn settled_index(path: &std::path::Path, entries: usize) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let index: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        if index["manifests"].as_array().map(Vec::len) == Some(entries)
+            || std::time::Instant::now() > deadline
+        {
+            return index;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn concurrent_pushes_of_one_blob_and_one_tag() {
     let reg = Registry::start();
@@ -963,8 +978,8 @@ fn concurrent_pushes_of_one_blob_and_one_tag() {
     assert_eq!(get_blob(&c, &reg, "same", &sha256(&blob)).1, blob);
     let r = c.get(reg.at("/v2/same/manifests/latest")).send().unwrap();
     assert_eq!(r.status(), 200);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(reg.root.join("same/index.json")).unwrap()).unwrap();
+    // index.json is written whole shortly after the last change (the journal has it before).
+    let index = settled_index(&reg.root.join("same/index.json"), 8);
     let tagged = index["manifests"]
         .as_array()
         .unwrap()
@@ -983,6 +998,26 @@ fn concurrent_pushes_of_one_blob_and_one_tag() {
     let a = std::fs::metadata(reg.root.join(format!("same/blobs/sha256/{hex}"))).unwrap();
     let b = std::fs::metadata(reg.root.join(format!("same2/blobs/sha256/{hex}"))).unwrap();
     assert_eq!(a.ino(), b.ino());
+}
+
+#[test]
+fn a_graceful_stop_leaves_complete_index_files() {
+    let mut reg = Registry::start();
+    let c = client();
+    let (digest, _) = push_image(&c, &reg.url, "stop/app", "v1", "stop");
+    reg.stop();
+    let repo = reg.root.join("stop/app");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(repo.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "v1"
+    );
+    assert!(
+        !repo.join(".index-journal").exists(),
+        "the journal was folded into index.json"
+    );
 }
 
 #[test]

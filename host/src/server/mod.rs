@@ -67,7 +67,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         Some(path) => start_gate(&config, path).await?,
     };
     let state = Arc::new(AppState {
-        storage,
+        storage: storage.clone(),
         gate,
         metrics: Metrics::default(),
         body: api::body::BodyLimits {
@@ -97,6 +97,11 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         "listening"
     );
     listener::run(listener, tls, app, limits, shutdown_signal()).await;
+    // Every index is written whole, so that the layout on disk is complete without the
+    // journals (for zot and other tools reading the same root).
+    if let Err(e) = storage.flush().await {
+        tracing::error!(error = %e, "cannot write out the indexes; their journals are kept");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,16 +1,14 @@
 //! Manifests, tags and referrers. A manifest is a blob of its repository plus an entry in its
-//! `index.json`; every change to the index happens under the repository's writer lock, and the
-//! facts a push was decided on (which tags exist) are checked again there.
+//! index; every change to the index happens under the repository's writer lock, and the facts
+//! a push was decided on (which tags exist) are checked again there.
 
 use super::index::{IndexFile, SUBJECT};
-use super::{IndexView, Repo, Result, Storage, StorageError};
-use crate::fsutil;
+use super::{IndexOp, IndexView, Repo, Result, Storage, StorageError};
 use crate::oci::manifest::{self, Descriptor};
 use crate::oci::media::ManifestKind;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 /// What a push was decided on: whether a tag existed when its permission was checked.
@@ -75,46 +73,27 @@ impl Storage {
         self.ensure_repo(put.name).await?;
         // The document is content-addressed and written atomically, so it is made durable
         // before the writer lock: concurrent pushes only queue for the index update.
-        let path = self.layout.blob(put.name, &digest);
-        let body = put.body.clone();
-        self.blocking(move || {
-            if path.is_file() {
-                fsutil::touch(&path)
-            } else {
-                fsutil::write_atomic(&path, &body)
-            }
-        })
-        .await?;
+        self.blobs
+            .write(put.name, &digest, put.body.clone())
+            .await?;
         let repo = self.repo(put.name);
-        let _writer = repo.writer.lock().await;
-        let view = self.index(put.name).await?;
+        let mut writer = repo.writer.lock().await;
+        let view = self.latest(put.name, &mut writer).await?;
         for expected in put.expected {
             if view.find_tag(&expected.tag).is_some() != expected.existed {
                 return Err(StorageError::TagChanged(expected.tag.clone()));
             }
         }
-        let missing_blob = {
-            let paths: Vec<(Digest, std::path::PathBuf)> = parsed
-                .required_blobs
-                .iter()
-                .map(|b| (b.clone(), self.layout.blob(put.name, b)))
-                .collect();
-            self.blocking(move || {
-                Ok(paths
-                    .into_iter()
-                    .find(|(_, p)| !p.is_file())
-                    .map(|(d, _)| d))
-            })
+        if let Some(blob) = self
+            .blobs
+            .first_missing(put.name, parsed.required_blobs.clone())
             .await?
-        };
-        if let Some(blob) = missing_blob {
+        {
             return Err(StorageError::ManifestBlobUnknown(blob));
         }
         for child in &parsed.children {
-            let known = view.find_digest(&child.digest).is_some() || {
-                let path = self.layout.blob(put.name, &child.digest);
-                self.blocking(move || Ok(path.is_file())).await?
-            };
+            let known = view.find_digest(&child.digest).is_some()
+                || self.blobs.stat(put.name, &child.digest).await?.is_some();
             if !known {
                 return Err(StorageError::ManifestBlobUnknown(child.digest.clone()));
             }
@@ -132,19 +111,16 @@ impl Storage {
             platform: None,
             urls: None,
         };
-        let mut next = view.file.clone();
-        let mut tags: Vec<&str> = put.extra_tags.iter().map(String::as_str).collect();
+        let mut tags: Vec<String> = put.extra_tags.to_vec();
         if let Reference::Tag(t) = put.reference {
-            tags.push(t);
+            tags.push(t.clone());
         }
-        if tags.is_empty() {
-            next.put(descriptor.clone(), None);
-        }
-        for tag in tags {
-            next.put(descriptor.clone(), Some(tag));
-        }
-        let children = view.children().cloned().chain(parsed.children).collect();
-        self.save_index(put.name, &repo, next, children).await?;
+        let op = IndexOp::Put {
+            descriptor: Box::new(descriptor),
+            tags,
+            children: parsed.children,
+        };
+        self.commit(put.name, &repo, writer, op).await?;
         self.remember(&digest, &put.body);
         Ok(PutOutcome {
             digest,
@@ -185,14 +161,11 @@ impl Storage {
         if let Some(bytes) = self.manifests.get(digest) {
             return Ok(bytes);
         }
-        let path = self.layout.blob(name, digest);
-        let bytes = match self.blocking(move || std::fs::read(path)).await {
-            Ok(b) => Bytes::from(b),
-            Err(StorageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::ManifestUnknown)
-            }
-            Err(e) => return Err(e),
-        };
+        let bytes = self
+            .blobs
+            .read(name, digest)
+            .await?
+            .ok_or(StorageError::ManifestUnknown)?;
         self.remember(digest, &bytes);
         Ok(bytes)
     }
@@ -216,28 +189,21 @@ impl Storage {
             return Err(StorageError::ManifestUnknown);
         }
         let repo = self.repo(name);
-        let _writer = repo.writer.lock().await;
-        let view = self.index(name).await?;
-        let mut next = view.file.clone();
-        match reference {
-            Reference::Tag(t) => {
-                if !next.remove_tag(t) {
-                    return Err(StorageError::ManifestUnknown);
-                }
-            }
+        let mut writer = repo.writer.lock().await;
+        let view = self.latest(name, &mut writer).await?;
+        let op = match reference {
+            Reference::Tag(t) => IndexOp::RemoveTag { tag: t.clone() },
             Reference::Digest(d) => {
-                let entries = view.entries_of(d);
-                if entries == 0 {
-                    return Err(StorageError::ManifestUnknown);
-                }
-                if detect_collision && entries > 1 {
+                if detect_collision && view.entries_of(d) > 1 {
                     return Err(StorageError::ManifestCollision);
                 }
-                next.remove_digest(d);
+                IndexOp::RemoveDigest { digest: d.clone() }
             }
+        };
+        if !view.affects(&op) {
+            return Err(StorageError::ManifestUnknown);
         }
-        let children = view.children().cloned().collect();
-        self.save_index(name, &repo, next, children).await
+        self.commit(name, &repo, writer, op).await
     }
 
     /// Tags of a repository after `last`, sorted, up to `n`; the flag says whether more remain.
@@ -263,8 +229,8 @@ impl Storage {
             return Ok(Vec::new());
         }
         let view = self.index(name).await?;
-        let mut digests: Vec<Digest> = view.referrers_of(subject).to_vec();
-        if !view.file.subjects_complete() {
+        let mut digests: Vec<Digest> = view.referrers_of(subject);
+        if !view.subjects_complete() {
             let scanned = self.scanned_subjects(name, &view).await?;
             for (digest, _) in scanned
                 .iter()
@@ -321,30 +287,17 @@ impl Storage {
         {
             return Ok(done);
         }
-        let entries: Vec<(Digest, String)> = view
-            .file
-            .manifests
-            .iter()
-            .map(|d| (d.digest.clone(), d.media_type.clone()))
-            .collect();
-        let repo_dir = self.layout.repo(name);
-        let found = self
-            .blocking(move || {
-                let mut found = HashMap::new();
-                for (digest, media_type) in entries {
-                    let path = blob_path(&repo_dir, &digest);
-                    let Ok(bytes) = std::fs::read(path) else {
-                        continue;
-                    };
-                    if let Ok(parsed) = manifest::parse(&bytes, Some(&media_type)) {
-                        if let Some(subject) = parsed.subject {
-                            found.insert(digest, subject);
-                        }
-                    }
+        let mut found = HashMap::new();
+        for entry in view.entries() {
+            let Some(bytes) = self.blobs.read(name, &entry.digest).await? else {
+                continue;
+            };
+            if let Ok(parsed) = manifest::parse(&bytes, Some(&entry.media_type)) {
+                if let Some(subject) = parsed.subject {
+                    found.insert(entry.digest.clone(), subject);
                 }
-                Ok(found)
-            })
-            .await?;
+            }
+        }
         let found = Arc::new(found);
         *repo
             .scanned_subjects
@@ -354,43 +307,42 @@ impl Storage {
     }
 }
 
-fn blob_path(repo_dir: &Path, digest: &Digest) -> std::path::PathBuf {
-    repo_dir
-        .join("blobs")
-        .join(digest.algorithm().name())
-        .join(digest.hex())
-}
-
-/// The children of the index manifests `file` lists (recursively), read from the layout in
-/// `repo_dir`: the manifests a multi-arch push made reachable without listing them.
-pub(super) fn children_on_disk(repo_dir: &Path, file: &IndexFile) -> Vec<Descriptor> {
-    let is_index = |m: &str| crate::oci::media::manifest_kind(m) == Some(ManifestKind::Index);
-    let mut queue: Vec<Digest> = file
-        .manifests
-        .iter()
-        .filter(|d| is_index(&d.media_type))
-        .map(|d| d.digest.clone())
-        .collect();
-    let mut seen = HashSet::new();
-    let mut children = Vec::new();
-    while let Some(parent) = queue.pop() {
-        if !seen.insert(parent.clone()) {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(blob_path(repo_dir, &parent)) else {
-            continue;
-        };
-        let Ok(list) = serde_json::from_slice::<ChildList>(&bytes) else {
-            continue;
-        };
-        for child in list.manifests {
-            if is_index(&child.media_type) {
-                queue.push(child.digest.clone());
+impl Storage {
+    /// The children of the index manifests `file` lists (recursively): the manifests a
+    /// multi-arch push made reachable without listing them.
+    pub(super) async fn children_of(
+        &self,
+        name: &RepoName,
+        file: &IndexFile,
+    ) -> Result<Vec<Descriptor>> {
+        let is_index = |m: &str| crate::oci::media::manifest_kind(m) == Some(ManifestKind::Index);
+        let mut queue: Vec<Digest> = file
+            .manifests
+            .iter()
+            .filter(|d| is_index(&d.media_type))
+            .map(|d| d.digest.clone())
+            .collect();
+        let mut seen = HashSet::new();
+        let mut children = Vec::new();
+        while let Some(parent) = queue.pop() {
+            if !seen.insert(parent.clone()) {
+                continue;
             }
-            children.push(child);
+            let Some(bytes) = self.blobs.read(name, &parent).await? else {
+                continue;
+            };
+            let Ok(list) = serde_json::from_slice::<ChildList>(&bytes) else {
+                continue;
+            };
+            for child in list.manifests {
+                if is_index(&child.media_type) {
+                    queue.push(child.digest.clone());
+                }
+                children.push(child);
+            }
         }
+        Ok(children)
     }
-    children
 }
 
 /// The children of an index, as far as finding a child needs.

@@ -1,26 +1,34 @@
-//! Content storage: one OCI image layout per repository under the root directory.
+//! Content storage: the distribution API's operations over two stores — blobs
+//! ([`BlobStore`]) and each repository's index of tags and manifests ([`IndexStore`]) — whose
+//! first implementations keep one OCI image layout per repository under the root directory
+//! ([`fs`]).
 //!
 //! Storage never sees an identity or an HTTP request: it takes validated names, references and
 //! digests, and streams of bytes. Everything that touches the disk runs on a bounded pool
 //! ([`crate::pool`]), never on the async workers.
 
+mod blob_store;
 mod blobs;
 mod catalog;
 mod error;
+pub mod fs;
 mod gc;
 mod index;
+mod index_store;
 mod layout;
 mod manifests;
 mod uploads;
+mod view;
 
-pub use blobs::BlobFile;
+pub use blob_store::{BlobFile, BlobStore};
 pub use error::{BodyError, Result, StorageError};
 pub use gc::GcReport;
-pub use index::{IndexFile, IndexView};
+pub use index::IndexFile;
+pub use index_store::{Committed, IndexStore, Ticket};
 pub use manifests::{ManifestBody, PutManifest, PutOutcome, TagExpectation};
 pub use uploads::UploadStatus;
+pub use view::{IndexOp, IndexView};
 
-use crate::fsutil;
 use crate::oci::{Digest, RepoName};
 use crate::pool::BlockingPool;
 use layout::Layout;
@@ -75,15 +83,16 @@ impl StorageOptions {
 /// In-memory state of one repository.
 #[derive(Default)]
 struct Repo {
-    /// Serializes every change to the repository's `index.json`.
-    writer: tokio::sync::Mutex<()>,
+    /// Serializes every change to the repository's index, and holds the newest version: the
+    /// one changes build on, which may not be durable yet.
+    writer: tokio::sync::Mutex<Option<Arc<IndexView>>>,
     /// Blob commits hold it shared; garbage collection exclusively while it sweeps, so a blob
     /// acknowledged as stored is never swept by a collection that decided before it arrived.
     sweep: tokio::sync::RwLock<()>,
-    /// The last `index.json` read or written, with its lookups.
+    /// The newest durable version: what readers see.
     view: RwLock<Option<Arc<IndexView>>>,
     /// Subjects found by scanning an index written by another registry (see
-    /// [`index::SUBJECTS_COMPLETE`]); recorded in `index.json` at its next write.
+    /// [`index::SUBJECTS_COMPLETE`]); recorded in the index at its next change.
     scanned_subjects: Mutex<Option<Arc<HashMap<Digest, Digest>>>>,
 }
 
@@ -92,6 +101,8 @@ pub struct Storage {
     layout: Layout,
     options: StorageOptions,
     io: BlockingPool,
+    blobs: Arc<dyn BlobStore>,
+    indexes: Arc<dyn IndexStore>,
     repos: Mutex<HashMap<RepoName, Arc<Repo>>>,
     catalog: RwLock<BTreeSet<String>>,
     uploads: uploads::Sessions,
@@ -105,16 +116,14 @@ impl Storage {
     pub async fn open(options: StorageOptions) -> Result<Storage> {
         let layout = Layout::new(options.root.clone());
         let io = BlockingPool::new("the storage I/O pool", IO_POOL_SIZE, IO_QUEUE_TIMEOUT);
-        let root = layout.root().to_owned();
-        let catalog = io
-            .run(move || {
-                std::fs::create_dir_all(&root)?;
-                catalog::scan(&root)
-            })
-            .await??;
+        let blobs = Arc::new(fs::FsBlobs::new(layout.clone(), io.clone(), options.dedupe));
+        let indexes = Arc::new(fs::FsIndex::new(layout.clone(), io.clone()));
+        let catalog = indexes.repositories().await?;
         Ok(Storage {
             layout,
             io,
+            blobs,
+            indexes,
             repos: Mutex::new(HashMap::new()),
             catalog: RwLock::new(catalog),
             uploads: uploads::Sessions::default(),
@@ -124,6 +133,11 @@ impl Storage {
                 .build(),
             options,
         })
+    }
+
+    /// Write out everything the stores hold back (at shutdown).
+    pub async fn flush(&self) -> Result<()> {
+        self.indexes.flush().await
     }
 
     /// Run blocking filesystem work on the storage pool.
@@ -158,22 +172,7 @@ impl Storage {
         if limit > 0 && self.catalog.read().unwrap_or_else(|e| e.into_inner()).len() >= limit {
             return Err(StorageError::TooManyRepositories(limit));
         }
-        let dir = self.layout.repo(name);
-        let index_path = self.layout.index(name);
-        self.blocking(move || {
-            std::fs::create_dir_all(dir.join("blobs"))?;
-            let marker = dir.join("oci-layout");
-            if !marker.exists() {
-                fsutil::write_atomic(&marker, layout::OCI_LAYOUT)?;
-            }
-            if !index_path.exists() {
-                let empty =
-                    serde_json::to_vec(&IndexFile::empty()).map_err(std::io::Error::other)?;
-                fsutil::write_atomic(&index_path, &empty)?;
-            }
-            Ok(())
-        })
-        .await?;
+        self.indexes.create(name).await?;
         self.catalog
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -190,52 +189,84 @@ impl Storage {
         if let Some(view) = repo.view.read().unwrap_or_else(|e| e.into_inner()).clone() {
             return Ok(view);
         }
-        let path = self.layout.index(name);
-        let repo_dir = self.layout.repo(name);
-        let view = self
-            .blocking(move || {
-                let bytes = std::fs::read(&path)?;
-                let file = serde_json::from_slice::<IndexFile>(&bytes).map_err(|e| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
-                let children = manifests::children_on_disk(&repo_dir, &file);
-                Ok(IndexView::new(file, children))
-            })
-            .await
-            .map(Arc::new)?;
+        let view = Arc::new(self.load_index(name).await?);
         let mut slot = repo.view.write().unwrap_or_else(|e| e.into_inner());
         // A writer may have installed a newer view meanwhile; keep it.
         Ok(slot.get_or_insert(view).clone())
     }
 
-    /// Write a new index for the repository (the caller holds the repository's writer lock).
-    async fn save_index(
+    /// Read a repository's committed index: the document, the children of its index manifests,
+    /// and the changes made since the document was written.
+    async fn load_index(&self, name: &RepoName) -> Result<IndexView> {
+        let committed = self.indexes.load(name).await?;
+        let children = self.children_of(name, &committed.file).await?;
+        let mut view = IndexView::from_file(committed.file, children);
+        for (seq, op) in &committed.changes {
+            view = view.apply(op, *seq);
+        }
+        Ok(view)
+    }
+
+    /// The newest version of the index, for a writer holding the repository's writer lock.
+    async fn latest(
+        &self,
+        name: &RepoName,
+        newest: &mut Option<Arc<IndexView>>,
+    ) -> Result<Arc<IndexView>> {
+        if let Some(view) = newest {
+            return Ok(view.clone());
+        }
+        let view = self.index(name).await?;
+        *newest = Some(view.clone());
+        Ok(view)
+    }
+
+    /// Commit `op` to the repository's index: applied to the newest version and appended under
+    /// the writer lock (which this releases), then awaited until durable — concurrent commits
+    /// share that wait — and only then shown to readers.
+    async fn commit(
         &self,
         name: &RepoName,
         repo: &Repo,
-        mut file: IndexFile,
-        children: Vec<crate::oci::manifest::Descriptor>,
+        mut writer: tokio::sync::MutexGuard<'_, Option<Arc<IndexView>>>,
+        op: IndexOp,
     ) -> Result<()> {
+        let mut view = self.latest(name, &mut writer).await?;
+        let mut changes = Vec::new();
         let scanned = repo
             .scanned_subjects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(subjects) = scanned {
-            for (digest, subject) in subjects.iter() {
-                file.record_subject(digest, subject);
-            }
-            file.mark_subjects_complete();
+        if let Some(subjects) = scanned.filter(|_| !view.subjects_complete()) {
+            let record = IndexOp::RecordSubjects {
+                subjects: subjects
+                    .iter()
+                    .map(|(d, s)| (d.clone(), s.clone()))
+                    .collect(),
+            };
+            changes.push((view.seq() + 1, record));
         }
-        let path = self.layout.index(name);
-        let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        self.blocking(move || fsutil::write_atomic(&path, &bytes))
-            .await?;
-        *repo.view.write().unwrap_or_else(|e| e.into_inner()) =
-            Some(Arc::new(IndexView::new(file, children)));
+        changes.push((view.seq() + changes.len() as u64 + 1, op));
+        for (seq, op) in &changes {
+            view = Arc::new(view.apply(op, *seq));
+        }
+        let ticket = self.indexes.append(name, &changes).await?;
+        *writer = Some(view.clone());
+        drop(writer);
+        if let Err(e) = self.indexes.sync(name, ticket).await {
+            // Whether the change reached the disk is unknown: read the index again next time.
+            *repo.writer.lock().await = None;
+            *repo.view.write().unwrap_or_else(|e| e.into_inner()) = None;
+            return Err(e);
+        }
+        {
+            let mut published = repo.view.write().unwrap_or_else(|e| e.into_inner());
+            if published.as_ref().is_none_or(|p| p.seq() < view.seq()) {
+                *published = Some(view.clone());
+            }
+        }
+        self.indexes.settled(name, &view);
         Ok(())
     }
 }
