@@ -19,3 +19,4 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod tokens;
+pub mod zero_copy;

@@ -43,6 +43,11 @@ impl Default for Metrics {
             "Time to response headers",
             latency.clone(),
         );
+        registry.register(
+            "blob_sendfile_bytes",
+            "Blob bytes sent from their files by the kernel (plain HTTP/1 pulls)",
+            crate::zero_copy::SENDFILE_BYTES.clone(),
+        );
         Metrics {
             registry,
             requests,

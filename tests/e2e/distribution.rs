@@ -1000,6 +1000,62 @@ fn concurrent_pushes_of_one_blob_and_one_tag() {
     assert_eq!(a.ino(), b.ino());
 }
 
+/// The `portcullis_blob_sendfile_bytes` metric.
+fn sendfile_bytes(reg: &Registry) -> u64 {
+    let text = client()
+        .get(reg.at("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("portcullis_blob_sendfile_bytes_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sendfile metric in {text}"))
+}
+
+#[test]
+fn plain_http1_pulls_are_sent_from_the_file_and_http2_pulls_copied() {
+    let setup = Setup::new();
+    let config = setup.config(json!({
+        "extensions": {"metrics": {"enable": true, "prometheus": {"path": "/metrics"}}},
+    }));
+    let reg = setup.start(config);
+    let c = client();
+    // Larger than one window, not a multiple of the page size.
+    let blob: Vec<u8> = (0..(9u32 << 20) + 4321).map(|i| (i % 253) as u8).collect();
+    let digest = push_blob(&c, &reg.url, "zero/copy", &blob);
+    let before = sendfile_bytes(&reg);
+    assert!(
+        get_blob(&c, &reg, "zero/copy", &digest).1 == blob,
+        "full pull"
+    );
+    let r = c
+        .get(reg.at(&format!("/v2/zero/copy/blobs/{digest}")))
+        .header("Range", "bytes=5000-8399999")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert!(
+        r.bytes().unwrap()[..] == blob[5000..8_400_000],
+        "ranged pull"
+    );
+    assert_eq!(
+        sendfile_bytes(&reg) - before,
+        blob.len() as u64 + 8_395_000,
+        "both bodies went out by sendfile"
+    );
+    if portcullis_tests::require("curl") {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", "--http2-prior-knowledge"])
+            .arg(reg.at(&format!("/v2/zero/copy/blobs/{digest}")))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(out.stdout == blob, "HTTP/2 pull");
+    }
+}
+
 #[test]
 fn a_graceful_stop_leaves_complete_index_files() {
     let mut reg = Registry::start();

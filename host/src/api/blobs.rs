@@ -4,27 +4,38 @@ use super::error::ApiError;
 use super::headers::{blob_range, BlobRange};
 use super::{empty_with_length, header, Reply};
 use crate::oci::{Digest, RepoName};
-use crate::storage::Storage;
-use axum::body::Body;
+use crate::storage::{Storage, Window};
+use crate::zero_copy::SendfileRegions;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use std::sync::Arc;
 
-/// Read buffer for streaming blobs out.
-const READ_CHUNK: usize = 256 * 1024;
+/// A blob is sent a window at a time: each is read (or mapped and read ahead) by one job on
+/// the storage pool.
+const WINDOW: u64 = 8 << 20;
+/// The same for bodies that are copied through memory (TLS, HTTP/2).
+const COPY_WINDOW: u64 = 1 << 20;
 
-/// GET or HEAD a blob, honouring a single `Range`.
+/// GET or HEAD a blob, honouring a single `Range`. With `zero_copy` (a plain HTTP/1
+/// connection), the body is sent from the file by the kernel.
 pub async fn get(
-    storage: &Storage,
+    storage: &Arc<Storage>,
     name: &RepoName,
     digest: &Digest,
     method: &Method,
     headers: &HeaderMap,
+    zero_copy: Option<SendfileRegions>,
 ) -> Reply {
-    let blob = storage.open_blob(name, digest).await?;
-    let range = blob_range(header(headers, "range"), blob.size);
+    let (size, blob) = if method == Method::HEAD {
+        (storage.blob_size(name, digest).await?, None)
+    } else {
+        let blob = storage.open_blob(name, digest).await?;
+        (blob.size, Some(blob.file))
+    };
+    let range = blob_range(header(headers, "range"), size);
     let (status, start, len) = match range {
-        BlobRange::Full => (StatusCode::OK, 0, blob.size),
+        BlobRange::Full => (StatusCode::OK, 0, size),
         BlobRange::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
         BlobRange::Unsatisfiable => {
             return Err(ApiError::new(
@@ -32,18 +43,15 @@ pub async fn get(
                 "RANGE_INVALID",
                 "requested range not satisfiable",
             )
-            .with_header("Content-Range", format!("bytes */{}", blob.size)))
+            .with_header("Content-Range", format!("bytes */{size}")))
         }
     };
-    let mut response = if method == Method::HEAD {
-        empty_with_length(status, len)
-    } else {
-        let mut file = tokio::fs::File::from_std(blob.file);
-        if start > 0 {
-            file.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut response = match blob {
+        None => empty_with_length(status, len),
+        Some(file) => {
+            let body = windows(storage.clone(), Arc::new(file), start, len, zero_copy);
+            (status, Body::from_stream(body)).into_response()
         }
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        (status, Body::from_stream(stream)).into_response()
     };
     let h = response.headers_mut();
     super::set(h, "Content-Type", "application/octet-stream");
@@ -53,11 +61,48 @@ pub async fn get(
         super::set(
             h,
             "Content-Range",
-            &format!("bytes {}-{}/{}", start, start + len - 1, blob.size),
+            &format!("bytes {}-{}/{}", start, start + len - 1, size),
         );
     }
     super::set(h, "Content-Length", &len.to_string());
     Ok(response)
+}
+
+/// Bytes `start..start + len` of `file`, window by window.
+fn windows(
+    storage: Arc<Storage>,
+    file: Arc<std::fs::File>,
+    start: u64,
+    len: u64,
+    zero_copy: Option<SendfileRegions>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    let window = if zero_copy.is_some() {
+        WINDOW
+    } else {
+        COPY_WINDOW
+    };
+    futures_util::stream::try_unfold(start, move |offset| {
+        let (storage, file, zero_copy) = (storage.clone(), file.clone(), zero_copy.clone());
+        async move {
+            let left = start + len - offset;
+            if left == 0 {
+                return Ok(None);
+            }
+            let n = left.min(window) as usize;
+            let bytes = match storage
+                .blob_window(file.clone(), offset, n, zero_copy.is_some())
+                .await
+                .map_err(std::io::Error::other)?
+            {
+                Window::Mapped(map) => match zero_copy {
+                    Some(regions) => regions.bytes(map, file, offset),
+                    None => Bytes::from_owner(map),
+                },
+                Window::Read(bytes) => bytes,
+            };
+            Ok(Some((bytes, offset + n as u64)))
+        }
+    })
 }
 
 /// DELETE a blob.

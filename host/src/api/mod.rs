@@ -18,6 +18,7 @@ mod uploads;
 use crate::gate::{Access, Action, Gate, Presentation, RequestContext, Target};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
+use crate::zero_copy::SendfileRegions;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -269,7 +270,11 @@ async fn dispatch(
         },
         Route::Blob(name, digest) => match *method {
             Method::GET | Method::HEAD => {
-                blobs::get(storage, &name, &digest, method, headers).await
+                // Blobs go out by sendfile on plain HTTP/1 connections (see `zero_copy`).
+                let zero_copy = (parts.version < axum::http::Version::HTTP_2)
+                    .then(|| parts.extensions.get::<SendfileRegions>().cloned())
+                    .flatten();
+                blobs::get(storage, &name, &digest, method, headers, zero_copy).await
             }
             Method::DELETE => blobs::delete(storage, &name, &digest).await,
             _ => Err(ApiError::method_not_allowed()),

@@ -5,6 +5,7 @@
 use super::connection::{Activity, GuardedIo};
 use super::limits::ListenerLimits;
 use crate::api::Peer;
+use crate::zero_copy::{SendfileRegions, ZeroCopyStream};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::Router;
@@ -70,7 +71,6 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::default());
-        let io = GuardedIo::new(stream, activity.clone(), limits.timeouts);
         let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -78,24 +78,33 @@ pub async fn run(
         let handshake = limits.timeouts.header;
         tokio::spawn(async move {
             let _permit = permit;
-            let service = |tls| {
+            let timeouts = limits.timeouts;
+            let service = |tls, zero_copy| {
                 hyper_util::service::TowerToHyperService::new(tower::service_fn(serve_request(
                     app,
-                    activity,
+                    activity.clone(),
                     Peer { addr, tls },
+                    zero_copy,
                 )))
             };
             let result = match tls {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(io), service(None));
+                    let regions = SendfileRegions::default();
+                    let stream = ZeroCopyStream::new(stream, regions.clone());
+                    let io = GuardedIo::new(stream, activity.clone(), timeouts);
+                    let conn =
+                        builder.serve_connection(TokioIo::new(io), service(None, Some(regions)));
                     watcher.watch(conn.into_owned()).await
                 }
                 Some(acceptor) => {
+                    let io = GuardedIo::new(stream, activity.clone(), timeouts);
                     match tokio::time::timeout(handshake, acceptor.accept(io)).await {
                         Ok(Ok(stream)) => {
                             let version = tls_version(stream.get_ref().1.protocol_version());
-                            let conn = builder
-                                .serve_connection(TokioIo::new(stream), service(Some(version)));
+                            let conn = builder.serve_connection(
+                                TokioIo::new(stream),
+                                service(Some(version), None),
+                            );
                             watcher.watch(conn.into_owned()).await
                         }
                         Ok(Err(e)) => {
@@ -129,18 +138,24 @@ type Answer =
     std::pin::Pin<Box<dyn Future<Output = Result<axum::response::Response, Infallible>> + Send>>;
 
 /// The per-connection request handler: marks the request in flight until its response body is
-/// done, and records the peer.
+/// done, and records the peer and, on plain connections, where blob windows are registered for
+/// sendfile.
 fn serve_request(
     app: Router,
     activity: Arc<Activity>,
     peer: Peer,
+    zero_copy: Option<SendfileRegions>,
 ) -> impl Fn(hyper::Request<hyper::body::Incoming>) -> Answer + Clone {
     move |request| {
         let app = app.clone();
         let in_flight = activity.begin();
+        let zero_copy = zero_copy.clone();
         Box::pin(async move {
             let mut request: Request = request.map(Body::new);
             request.extensions_mut().insert(peer);
+            if let Some(regions) = zero_copy {
+                request.extensions_mut().insert(regions);
+            }
             let response = app.oneshot(request).await?;
             Ok(response.map(|body| Body::new(super::body::Attached::new(body, in_flight))))
         })

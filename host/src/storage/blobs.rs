@@ -4,7 +4,18 @@
 
 use super::{BlobFile, Result, Storage, StorageError};
 use crate::oci::{Digest, RepoName};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A window of an open blob, ready to send.
+pub enum Window {
+    /// Mapped into memory, its pages read ahead into the page cache (so that sending it never
+    /// waits for the disk on an async worker).
+    Mapped(memmap2::Mmap),
+    /// Read into memory.
+    Read(bytes::Bytes),
+}
 
 impl Storage {
     /// Refuse a blob of `size` bytes if it exceeds `storage.maxBlobSize`.
@@ -25,6 +36,39 @@ impl Storage {
             .open(name, digest)
             .await?
             .ok_or(StorageError::BlobUnknown)
+    }
+
+    /// Bytes `offset..offset + len` of an open blob, mapped or read, on the storage pool.
+    pub async fn blob_window(
+        &self,
+        file: Arc<std::fs::File>,
+        offset: u64,
+        len: usize,
+        mapped: bool,
+    ) -> Result<Window> {
+        self.blocking(move || {
+            if mapped {
+                use std::os::fd::AsRawFd;
+                // SAFETY: readahead only reads the file into the page cache.
+                unsafe {
+                    libc::readahead(file.as_raw_fd(), offset as libc::off64_t, len);
+                }
+                // SAFETY: blob files are immutable once committed (they appear by rename and
+                // leave by unlink, never truncated), so the mapping stays valid.
+                let map = unsafe {
+                    memmap2::MmapOptions::new()
+                        .offset(offset)
+                        .len(len)
+                        .map(&*file)?
+                };
+                Ok(Window::Mapped(map))
+            } else {
+                let mut buf = vec![0; len];
+                file.read_exact_at(&mut buf, offset)?;
+                Ok(Window::Read(buf.into()))
+            }
+        })
+        .await
     }
 
     /// The size of a blob.

@@ -21,6 +21,7 @@ mod uploads;
 mod view;
 
 pub use blob_store::{BlobFile, BlobStore};
+pub use blobs::Window;
 pub use error::{BodyError, Result, StorageError};
 pub use gc::GcReport;
 pub use index::IndexFile;
