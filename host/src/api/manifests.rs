@@ -58,8 +58,14 @@ pub async fn put(
     let extra_tags = push_tags(query)?;
     let mut body = Some(body);
     let mut bytes = None;
-    for _ in 0..MAX_DECISIONS {
-        let view = match storage.index(name).await {
+    for attempt in 0..MAX_DECISIONS {
+        // The first decision reads what readers see; a re-decision reads what the writer saw.
+        let view = if attempt == 0 {
+            storage.index(name).await
+        } else {
+            storage.newest_index(name).await
+        };
+        let view = match view {
             Ok(v) => Some(v),
             Err(StorageError::NameUnknown) => None,
             Err(e) => return Err(e.into()),

@@ -196,6 +196,17 @@ impl Storage {
         Ok(slot.get_or_insert(view).clone())
     }
 
+    /// The newest version of the repository's index, including changes still on their way to
+    /// the disk: what a push re-decides against after the tags it expected changed.
+    pub async fn newest_index(&self, name: &RepoName) -> Result<Arc<IndexView>> {
+        if !self.repo_exists(name) {
+            return Err(StorageError::NameUnknown);
+        }
+        let repo = self.repo(name);
+        let mut writer = repo.writer.lock().await;
+        self.latest(name, &mut writer).await
+    }
+
     /// Read a repository's committed index: the document, the children of its index manifests,
     /// and the changes made since the document was written.
     async fn load_index(&self, name: &RepoName) -> Result<IndexView> {
