@@ -21,13 +21,14 @@ use anyhow::Context;
 use client_key::ClientKey;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
-    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreClientAuthMethod, CoreGrantType, CoreIdTokenVerifier, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
-    Scope, TokenResponse,
+    AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadata, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -292,20 +293,42 @@ impl OpenId {
                 )
                 .add_extra_param("client_assertion", assertion.as_str());
         }
-        let tokens = exchange.request_async(&self.http).await.map_err(|e| {
-            SignInError::Refused(format!(
-                "code exchange failed: {}",
-                crate::errors::describe(&e)
-            ))
-        })?;
+        let tokens = exchange
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
         let id_token = tokens
             .id_token()
             .ok_or_else(|| SignInError::Refused("the provider returned no ID token".into()))?;
-        let verifier = client.id_token_verifier();
-        let verified = id_token
-            .claims(&verifier, &Nonce::new(pending.nonce.clone()))
-            .map_err(|e| SignInError::Refused(format!("ID token refused: {e}")))?;
-        let subject = verified.subject().as_str().to_owned();
+        let nonce = Nonce::new(pending.nonce.clone());
+        let verify = |verifier: CoreIdTokenVerifier| {
+            id_token
+                .claims(&verifier, &nonce)
+                .map(|verified| verified.subject().as_str().to_owned())
+        };
+        let mut verified = verify(client.id_token_verifier());
+        let mut metadata = metadata;
+        if let Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        )) = verified
+        {
+            // Signed with a key not in the cached set: the provider rotated its keys (or was
+            // restarted with new ones). Fetch its keys again, once, and verify again.
+            tracing::info!(
+                provider = %kind,
+                "ID token signed with an unknown key: fetching the provider's keys again"
+            );
+            metadata = provider.refresh(&self.http, &metadata).await?;
+            let client = CoreClient::from_provider_metadata(
+                (*metadata).clone(),
+                ClientId::new(provider.client_id.clone()),
+                provider.client_secret.clone().map(ClientSecret::new),
+            );
+            verified = verify(client.id_token_verifier());
+        }
+        let subject = verified.map_err(|e| {
+            SignInError::Refused(format!("ID token refused: {}", crate::errors::describe(&e)))
+        })?;
         // The token was verified as a whole above: its payload is what the provider signed.
         let mut claims = claims::payload(&id_token.to_string())
             .map_err(|e| SignInError::Refused(format!("ID token payload: {e}")))?;
@@ -348,6 +371,20 @@ impl OpenId {
             .finish();
         let joiner = if endpoint.contains('?') { '&' } else { '?' };
         format!("{endpoint}{joiner}{query}")
+    }
+}
+
+/// Why a code exchange failed: the provider unreachable (no answer, a timeout) is a 503 like
+/// an unreachable discovery; an answer refusing the code or the client is a refused sign-in.
+fn token_error<RE, T>(e: openidconnect::RequestTokenError<RE, T>) -> SignInError
+where
+    RE: std::error::Error + 'static,
+    T: openidconnect::ErrorResponse + 'static,
+{
+    let why = format!("code exchange failed: {}", crate::errors::describe(&e));
+    match e {
+        openidconnect::RequestTokenError::Request(_) => SignInError::Unavailable(why),
+        _ => SignInError::Refused(why),
     }
 }
 
@@ -398,6 +435,25 @@ impl Provider {
         })
     }
 
+    /// The discovery document (and keys) fetched again, unless another sign-in already
+    /// replaced `stale`.
+    async fn refresh(
+        &self,
+        http: &openidconnect::reqwest::Client,
+        stale: &Arc<Metadata>,
+    ) -> Result<Arc<Metadata>, SignInError> {
+        {
+            let mut cached = self.discovered.lock().await;
+            if cached
+                .as_ref()
+                .is_some_and(|(metadata, _)| Arc::ptr_eq(metadata, stale))
+            {
+                *cached = None;
+            }
+        }
+        self.metadata(http).await
+    }
+
     /// The discovery document (and keys), fetched on first use, kept for [`DISCOVERY_TTL`],
     /// retried once on failure.
     async fn metadata(
@@ -435,5 +491,32 @@ impl Provider {
             self.kind,
             self.issuer.as_str()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openidconnect::core::CoreErrorResponseType;
+    use openidconnect::{RequestTokenError, StandardErrorResponse};
+
+    type TokenError =
+        RequestTokenError<std::io::Error, StandardErrorResponse<CoreErrorResponseType>>;
+
+    #[test]
+    fn an_unreachable_token_endpoint_is_unavailable_not_a_refusal() {
+        let down: TokenError = RequestTokenError::Request(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        ));
+        assert!(matches!(token_error(down), SignInError::Unavailable(_)));
+        let refused: TokenError = RequestTokenError::ServerResponse(StandardErrorResponse::new(
+            CoreErrorResponseType::InvalidGrant,
+            None,
+            None,
+        ));
+        assert!(matches!(token_error(refused), SignInError::Refused(_)));
+        let other: TokenError = RequestTokenError::Other("unexpected answer".into());
+        assert!(matches!(token_error(other), SignInError::Refused(_)));
     }
 }

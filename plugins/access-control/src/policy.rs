@@ -457,13 +457,23 @@ impl Rules {
             ));
         }
 
+        // zot before `anonymousPolicy` (2.1) named the anonymous user "" in `metrics.users`,
+        // and homelab configurations still say so to let Prometheus scrape without a login.
+        let legacy_anonymous = ac.metrics.users.iter().any(|u| u.is_empty());
+        if legacy_anonymous {
+            warnings.push(format!(
+                "{metrics_path}.users: \"\" lets anonymous requests read metrics (as in zot \
+                 before 2.1); newer zot says {metrics_path}.anonymousPolicy: [\"read\"]"
+            ));
+        }
+
         Ok(Rules {
             patterns,
             admin,
             admin_conditional,
             memberships,
             metrics_users: ac.metrics.users.iter().cloned().collect(),
-            metrics_anonymous_read: anonymous.has(Action::Read),
+            metrics_anonymous_read: anonymous.has(Action::Read) || legacy_anonymous,
         })
     }
 

@@ -410,6 +410,18 @@ fn anonymous_metrics_need_read_in_anonymous_policy() {
     );
 }
 
+#[test]
+fn the_empty_metrics_user_of_older_zot_is_anonymous_read() {
+    let config = json!({"accessControl": {"metrics": {"users": [""]}}});
+    let (p, warnings) = Policy::from_json(&config.to_string()).unwrap();
+    assert!(
+        warnings.iter().any(|w| w.contains("anonymousPolicy")),
+        "{warnings:?}"
+    );
+    assert!(can_metrics(&p, None));
+    assert!(!can_metrics(&p, Some(&user("alice"))));
+}
+
 // ---------------------------------------------------------------- catalog
 
 #[test]
