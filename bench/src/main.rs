@@ -17,6 +17,7 @@ mod process;
 mod procfs;
 mod registry;
 mod report;
+mod signing;
 mod stats;
 mod workloads;
 
@@ -63,7 +64,8 @@ struct RunArgs {
     /// Output of `cargo bench -p portcullis --bench decision`, to include its timings.
     #[arg(long)]
     decision: Option<PathBuf>,
-    /// Run only these parts (comma-separated): `ceilings` (the overview), `startup`, and the
+    /// Run only these parts (comma-separated): `ceilings` (the overview), `startup`,
+    /// `credentials` (manifest GET with every kind of credential), and the
     /// workloads push-monolithic, push-chunked, pull, manifest-get, blob-head,
     /// small-sequential, small-concurrent, manifest-put. Default: everything.
     #[arg(long, value_delimiter = ',')]
@@ -77,6 +79,7 @@ struct RunArgs {
 struct Selection {
     overview: bool,
     startup: bool,
+    credentials: bool,
     workloads: Vec<Workload>,
     variants: Vec<Variant>,
 }
@@ -85,7 +88,7 @@ impl Selection {
     fn parse(only: &[String], variants: &[String]) -> anyhow::Result<Selection> {
         for part in only {
             anyhow::ensure!(
-                ["ceilings", "startup"].contains(&part.as_str())
+                ["ceilings", "startup", "credentials"].contains(&part.as_str())
                     || Workload::ALL.iter().any(|w| w.id() == part),
                 "--only: unknown part {part:?}"
             );
@@ -102,6 +105,7 @@ impl Selection {
         Ok(Selection {
             overview: wanted("ceilings"),
             startup: wanted("startup"),
+            credentials: wanted("credentials"),
             workloads: Workload::ALL
                 .into_iter()
                 .filter(|w| wanted(w.id()))
@@ -222,6 +226,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     servers.stop()?;
+    let credentials = if selection.credentials {
+        workloads::credentials::measure(&bench).await?
+    } else {
+        workloads::credentials::Credentials::default()
+    };
     let startup = if selection.startup {
         workloads::startup::measure(&bench).await?
     } else {
@@ -234,6 +243,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ceilings,
         variants,
         startup,
+        credentials,
         decision,
     );
     report::print(&results);

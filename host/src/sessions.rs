@@ -21,6 +21,8 @@ pub const IDLE: Duration = Duration::from_secs(2 * 3600);
 pub const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
 /// Last use is written at most this often per session (each write is a durable commit).
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// Live sessions kept in memory at most.
+const RECENT_SESSIONS: u64 = 10_000;
 
 /// A signed-in user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,12 @@ pub struct SessionStore {
     db: Arc<Database>,
     key: Arc<[u8]>,
     pool: BlockingPool,
+    /// Sessions read recently, by id: a signed-in page's requests need no database read while
+    /// their session's last use is recent. Only used while alive; sign-out removes its entry.
+    recent: moka::sync::Cache<Vec<u8>, Session>,
+    /// Held while a session is read from the database into `recent`, and while one is deleted:
+    /// a sign-out can never be undone by a read that started before it.
+    reading: Arc<std::sync::Mutex<()>>,
 }
 
 /// A fresh random token, URL-safe.
@@ -76,6 +84,8 @@ impl SessionStore {
             db: Arc::new(db),
             key,
             pool: BlockingPool::new("the session store", 8, Duration::from_secs(5)),
+            recent: moka::sync::Cache::new(RECENT_SESSIONS),
+            reading: Arc::default(),
         })
     }
 
@@ -102,9 +112,16 @@ impl SessionStore {
     /// The live session of `token`, if any (an expired one is removed).
     pub async fn get(&self, token: &str) -> anyhow::Result<Option<Session>> {
         let id = self.id(token);
-        let db = self.db.clone();
+        if let Some(session) = self.recent.get(&id) {
+            if fresh(&session, crate::clock::now_ms()) {
+                return Ok(Some(session));
+            }
+        }
+        let (db, recent, reading) = (self.db.clone(), self.recent.clone(), self.reading.clone());
         self.pool
             .run(move || {
+                let _reading = reading.lock().unwrap_or_else(|e| e.into_inner());
+                recent.invalidate(&id);
                 let tx = db.begin_read()?;
                 let table = tx.open_table(TABLE)?;
                 let Some(bytes) = table.get(id.as_slice())? else {
@@ -121,10 +138,11 @@ impl SessionStore {
                     write(&db, &id, None)?;
                     return Ok(None);
                 }
-                if now.saturating_sub(session.seen_ms) >= TOUCH_EVERY.as_millis() as u64 {
+                if !fresh(&session, now) {
                     session.seen_ms = now;
                     write(&db, &id, Some(&session))?;
                 }
+                recent.insert(id, session.clone());
                 Ok(Some(session))
             })
             .await?
@@ -133,9 +151,11 @@ impl SessionStore {
     /// End the session of `token`; returns it if it existed.
     pub async fn delete(&self, token: &str) -> anyhow::Result<Option<Session>> {
         let id = self.id(token);
-        let db = self.db.clone();
+        let (db, recent, reading) = (self.db.clone(), self.recent.clone(), self.reading.clone());
         self.pool
             .run(move || {
+                let _reading = reading.lock().unwrap_or_else(|e| e.into_inner());
+                recent.invalidate(&id);
                 let tx = db.begin_write()?;
                 let old = {
                     let mut table = tx.open_table(TABLE)?;
@@ -168,6 +188,11 @@ impl SessionStore {
             })
             .await?
     }
+}
+
+/// Alive, and its last use recorded less than [`TOUCH_EVERY`] ago: usable without the database.
+fn fresh(session: &Session, now: u64) -> bool {
+    alive(session, now) && now.saturating_sub(session.seen_ms) < TOUCH_EVERY.as_millis() as u64
 }
 
 fn alive(session: &Session, now: u64) -> bool {

@@ -75,6 +75,8 @@ pub struct LaunchSpec<'a> {
     pub htpasswd: &'a Path,
     /// Portcullis's compiled-plugin cache (None: its default, under its root).
     pub plugin_cache: Option<&'a Path>,
+    /// More Portcullis configuration, merged over the variant's (objects key by key).
+    pub extra: Option<&'a serde_json::Value>,
 }
 
 /// A running registry, stopped on drop.

@@ -23,7 +23,22 @@ pub fn write_config(spec: &LaunchSpec<'_>, root: &Path, port: u16) -> anyhow::Re
     if let Some(cache) = spec.plugin_cache {
         config["plugins"] = serde_json::json!({"cacheDirectory": cache});
     }
+    if let Some(extra) = spec.extra {
+        merge(&mut config, extra.clone());
+    }
     let path = spec.dir.join("config.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
     Ok(path)
+}
+
+/// Merge `extra` into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
+    match (base, extra) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
+            for (k, v) in e {
+                merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, e) => *b = e,
+    }
 }

@@ -11,6 +11,7 @@ use crate::ceilings::Ceilings;
 use crate::decision::Decision;
 use crate::params::Params;
 use crate::stats::ratio;
+use crate::workloads::credentials::Credentials;
 use crate::workloads::startup::Startup;
 use crate::workloads::{VariantResult, Workload, WorkloadResult, NO_CREDENTIALS};
 use serde::Serialize;
@@ -67,6 +68,8 @@ pub struct Results {
     pub variants: Vec<VariantResult>,
     /// Start-up times.
     pub startup: Startup,
+    /// Manifest GET with every kind of credential.
+    pub credentials: Credentials,
     /// The per-decision WebAssembly cost.
     pub decision: Decision,
     /// The table.
@@ -119,6 +122,7 @@ pub fn build(
     ceilings: Ceilings,
     variants: Vec<VariantResult>,
     startup: Startup,
+    credentials: Credentials,
     decision: Decision,
 ) -> Results {
     let mut rows = Vec::new();
@@ -126,7 +130,8 @@ pub fn build(
         variant_rows(variant, &mut rows);
     }
     portcullis_rows(&variants, &startup, &decision, &mut rows);
-    let targets = targets::check(&variants, &rows);
+    credential_rows(&credentials, &mut rows);
+    let targets = targets::check(&variants, &credentials, &rows);
     Results {
         finished_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -136,6 +141,7 @@ pub fn build(
         ceilings,
         variants,
         startup,
+        credentials,
         decision,
         rows,
         targets,
@@ -265,6 +271,73 @@ pub fn authorized_ratio(variants: &[VariantResult]) -> f64 {
             ))
         })
         .unwrap_or(f64::NAN)
+}
+
+/// A credential's manifest GET rate over the anonymous rate on the same server (NaN when
+/// either was not measured).
+pub fn credential_ratio(credentials: &Credentials, kind: &str) -> f64 {
+    let rate = |k: &str| {
+        credentials
+            .kinds
+            .iter()
+            .find(|c| c.kind == k)
+            .map_or(f64::NAN, |c| c.rps.median)
+    };
+    ratio(rate(kind), rate("anonymous"))
+}
+
+fn credential_rows(credentials: &Credentials, rows: &mut Vec<Row>) {
+    let section = "credentials (one server with all of them)";
+    for kind in &credentials.kinds {
+        let mut add = |figure: String, unit: &str, better, value| {
+            rows.push(row(RowSpec {
+                section,
+                figure,
+                unit,
+                better,
+                portcullis: value,
+                distribution: None,
+                ceiling: None,
+            }));
+        };
+        add(
+            format!("manifest GET, {}", kind.kind),
+            "req/s",
+            Better::Higher,
+            kind.rps.median,
+        );
+        add(
+            format!("manifest GET, {} p99", kind.kind),
+            "ms",
+            Better::Lower,
+            kind.p99_ms.median,
+        );
+        if let Some(first) = &kind.first_use_ms {
+            add(
+                format!("manifest GET, {} / anonymous", kind.kind),
+                "ratio",
+                Better::Higher,
+                credential_ratio(credentials, kind.kind),
+            );
+            add(
+                format!("first request with a new {}", kind.kind),
+                "ms",
+                Better::Lower,
+                first.median,
+            );
+        }
+    }
+    if !credentials.kinds.is_empty() {
+        rows.push(row(RowSpec {
+            section,
+            figure: "first workload token after start (discovery and keys fetched)".into(),
+            unit: "ms",
+            better: Better::Lower,
+            portcullis: credentials.first_token_ms.median,
+            distribution: None,
+            ceiling: None,
+        }));
+    }
 }
 
 fn portcullis_rows(

@@ -1,8 +1,9 @@
 //! The targets, checked against the medians and reported as MET or MISSED — never
 //! asserted: a missed target does not fail the run.
 
-use super::{authorized_ratio, Row};
+use super::{authorized_ratio, credential_ratio, Row};
 use crate::registry::Variant;
+use crate::workloads::credentials::Credentials;
 use crate::workloads::{VariantResult, Workload};
 use serde::Serialize;
 
@@ -40,7 +41,11 @@ fn verdict(value: f64, at_least: bool, threshold: f64) -> Option<bool> {
 }
 
 /// Check every target.
-pub fn check(variants: &[VariantResult], rows: &[Row]) -> Vec<TargetCheck> {
+pub fn check(
+    variants: &[VariantResult],
+    credentials: &Credentials,
+    rows: &[Row],
+) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
     for variant in variants {
         let v = variant.variant.name();
@@ -131,5 +136,22 @@ pub fn check(variants: &[VariantResult], rows: &[Row]) -> Vec<TargetCheck> {
         threshold: 0.85,
         met: verdict(authorized, true, 0.85),
     });
+    for kind in credentials
+        .kinds
+        .iter()
+        .filter(|k| k.first_use_ms.is_some())
+    {
+        let measured = credential_ratio(credentials, kind.kind);
+        checks.push(TargetCheck {
+            target: format!(
+                "credentials: manifest GET with {} ≥ 85% of the anonymous rate",
+                kind.kind
+            ),
+            measured,
+            measured_as: "of anonymous",
+            threshold: 0.85,
+            met: verdict(measured, true, 0.85),
+        });
+    }
     checks
 }

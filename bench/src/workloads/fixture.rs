@@ -49,10 +49,14 @@ pub fn manifest_size() -> usize {
     oci::image_manifest(&config, &layer, TAG).len()
 }
 
-/// Push the fixture through `client` (authorized to write).
-pub async fn push(bench: &Bench, client: &mut Client) -> anyhow::Result<Fixture> {
+/// Push the image (tagged [`TAG`] in [`APP_REPO`]; its blobs also in `more_repos`) through
+/// `client` (authorized to write); returns its config and layer.
+pub async fn push_image(
+    client: &mut Client,
+    more_repos: &[&str],
+) -> anyhow::Result<(Descriptor, Descriptor)> {
     let [(config, config_data), (layer, layer_data)] = image_blobs();
-    for repo in [APP_REPO, MANIFEST_REPO] {
+    for repo in std::iter::once(&APP_REPO).chain(more_repos) {
         oci::push_monolithic(client, repo, config_data.clone().into(), &config.digest).await?;
         oci::push_monolithic(client, repo, layer_data.clone().into(), &layer.digest).await?;
     }
@@ -63,6 +67,12 @@ pub async fn push(bench: &Bench, client: &mut Client) -> anyhow::Result<Fixture>
         oci::image_manifest(&config, &layer, TAG),
     )
     .await?;
+    Ok((config, layer))
+}
+
+/// Push the fixture through `client` (authorized to write).
+pub async fn push(bench: &Bench, client: &mut Client) -> anyhow::Result<Fixture> {
+    let (config, layer) = push_image(client, &[MANIFEST_REPO]).await?;
     let pull = bench.fresh_big_blob();
     oci::push_monolithic(client, PULL_REPO, pull.payload(), &pull.digest).await?;
     Ok(Fixture {

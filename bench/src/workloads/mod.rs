@@ -2,6 +2,7 @@
 //! Portcullis, …) for every repetition, with the server's CPU time read around each run and
 //! its memory read idle and at the end.
 
+pub mod credentials;
 pub mod fixture;
 mod measure;
 pub mod startup;
@@ -250,6 +251,7 @@ pub async fn run_variant(
             dir: &dir.join(kind.name()),
             htpasswd: &bench.htpasswd,
             plugin_cache: Some(&bench.plugin_cache),
+            extra: None,
         };
         servers.push(Server::launch(&spec, &bench.bins).await?.0);
     }

@@ -42,6 +42,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Startup> {
             dir: &dir,
             htpasswd: &bench.htpasswd,
             plugin_cache: Some(&cache),
+            extra: None,
         };
         let mut seconds = [0.0; 3];
         let mut rss_kib = [0.0; 3];
@@ -90,6 +91,7 @@ pub async fn warm_plugin_cache(
         dir,
         htpasswd,
         plugin_cache: Some(cache),
+        extra: None,
     };
     Server::launch(&spec, bins).await?.0.stop();
     std::fs::remove_dir_all(dir)?;
