@@ -18,5 +18,6 @@ pub mod pool;
 pub mod server;
 pub mod sessions;
 pub mod storage;
+pub mod sync;
 pub mod tokens;
 pub mod zero_copy;

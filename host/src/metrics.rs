@@ -48,6 +48,11 @@ impl Default for Metrics {
             "Blob bytes sent from their files by the kernel (plain HTTP/1 pulls)",
             crate::zero_copy::SENDFILE_BYTES.clone(),
         );
+        registry.register(
+            "sync_copies",
+            "Images and blobs copied from upstream registries, by upstream, mode and outcome",
+            crate::sync::COPIES.clone(),
+        );
         Metrics {
             registry,
             requests,

@@ -84,6 +84,26 @@ fn verify_names_the_offending_key() {
             r#"{"storage":{"rootDirectory":"/x"},"extensions":{"metrics":{"prometheus":{"path":"/v2/m"}}}}"#,
             "extensions.metrics.prometheus.path",
         ),
+        (
+            "signed.json",
+            r#"{"storage":{"rootDirectory":"/x"},"extensions":{"sync":{"registries":[{"urls":["https://r"],"onlySigned":true}]}}}"#,
+            "extensions.sync.registries[0].onlySigned`: not supported yet",
+        ),
+        (
+            "retries.json",
+            r#"{"storage":{"rootDirectory":"/x"},"extensions":{"sync":{"registries":[{"urls":["https://r"],"maxRetries":3}]}}}"#,
+            "extensions.sync.registries[0].retryDelay`: required with maxRetries",
+        ),
+        (
+            "tagregex.json",
+            r#"{"storage":{"rootDirectory":"/x"},"extensions":{"sync":{"registries":[{"urls":["https://r"],"content":[{"prefix":"a","tags":{"regex":"("}}]}]}}}"#,
+            "content[0].tags.regex",
+        ),
+        (
+            "syncurl.json",
+            r#"{"storage":{"rootDirectory":"/x"},"extensions":{"sync":{"registries":[{"urls":["registry:5000"]}]}}}"#,
+            "is not an http(s) URL",
+        ),
         ("empty.json", "{}", "empty"),
         ("broken.json", "{", "invalid JSON"),
         (

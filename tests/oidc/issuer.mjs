@@ -3,6 +3,12 @@
 // its issuer port (plain HTTP, or HTTPS with --cert/--key), keys generated for this run.
 //
 //   node issuer.mjs [--cert FILE --key FILE] [--host NAME] [--docker-key FILE]
+//                   [--docker-cert FILE [--token-user USER:PASSWORD]]
+//
+// With --docker-cert it is also a Docker token service, as CNCF distribution's `auth.token`
+// expects one (tests/e2e/sync.rs): `GET /token?service=…&scope=…` on the issuer port answers
+// {"token"} signed with --docker-key, the certificate in the header's x5c, granting the scope's
+// actions; with --token-user only to that user (HTTP Basic), else to anyone.
 //
 // When both ports listen it prints one JSON line: {"issuer", "control"}. It exits when its
 // standard input closes, so it never outlives the test that started it.
@@ -15,7 +21,7 @@
 //                 claims, and `"key": "docker"` signs with --docker-key (a PKCS#8 RSA key,
 //                 RS256, no kid) as an external Docker token service would.
 //   POST /rotate  {"alg"?}  → a new current key with a new kid; the old one leaves the JWKS
-//   GET  /stats   → {"discovery": n, "jwks": n}: how often each document was fetched
+//   GET  /stats   → {"discovery": n, "jwks": n, "token": n}: how often each was fetched
 //   GET  /public.pem → the current public key (SPKI PEM)
 
 import { randomUUID } from "node:crypto";
@@ -33,6 +39,8 @@ const certFile = arg("--cert", "");
 const keyFile = arg("--key", "");
 const host = arg("--host", "127.0.0.1");
 const dockerKeyFile = arg("--docker-key", "");
+const dockerCertFile = arg("--docker-cert", "");
+const tokenUser = arg("--token-user", "");
 
 async function newKey(alg) {
   const pair = await generateKeyPair(alg, { extractable: true });
@@ -43,7 +51,11 @@ async function newKey(alg) {
 
 let current = await newKey("RS256");
 const dockerKey = dockerKeyFile ? await importPKCS8(readFileSync(dockerKeyFile, "utf8"), "RS256") : null;
-const stats = { discovery: 0, jwks: 0 };
+const stats = { discovery: 0, jwks: 0, token: 0 };
+// The certificate's DER, base64, for the x5c header.
+const dockerCertDer = dockerCertFile
+  ? readFileSync(dockerCertFile, "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, "")
+  : "";
 let issuer = "";
 
 function send(res, status, body, type = "application/json") {
@@ -81,7 +93,39 @@ function serveIssuer(req, res) {
     stats.jwks += 1;
     return send(res, 200, { keys: [current.jwk] });
   }
+  if (req.method === "GET" && req.url.startsWith("/token") && dockerCertDer) {
+    return serveToken(req, res).catch((e) => send(res, 500, { error: String(e) }));
+  }
   send(res, 404, { error: "not found" });
+}
+
+// A Docker token for the scope asked, to the configured user only (when there is one).
+async function serveToken(req, res) {
+  const url = new URL(req.url, "http://token");
+  const given = Buffer.from((req.headers.authorization || "").replace(/^Basic /, ""), "base64").toString();
+  if (tokenUser && given !== tokenUser) {
+    return send(res, 401, { errors: [{ code: "UNAUTHORIZED", message: "bad credentials" }] });
+  }
+  stats.token += 1;
+  const access = url.searchParams.getAll("scope").map((scope) => {
+    const [type, ...rest] = scope.split(":");
+    const actions = rest.pop().split(",");
+    return { type, name: rest.join(":"), actions };
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({
+    iss: "portcullis-test-token-service",
+    sub: tokenUser.split(":")[0] || "anonymous",
+    aud: url.searchParams.get("service") || "",
+    iat: now,
+    nbf: now - 5,
+    exp: now + 300,
+    jti: randomUUID(),
+    access,
+  })
+    .setProtectedHeader({ alg: "RS256", typ: "JWT", x5c: [dockerCertDer] })
+    .sign(dockerKey);
+  send(res, 200, { token, access_token: token, expires_in: 300 });
 }
 
 async function mint(body) {

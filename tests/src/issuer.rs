@@ -22,6 +22,9 @@ pub struct IssuerOptions<'a> {
     pub tls: Option<&'a Authority>,
     /// A PKCS#8 RSA key to sign Docker tokens with.
     pub docker_key: Option<&'a Path>,
+    /// Also serve `/token` as a Docker token service, with this certificate of `docker_key`
+    /// in the tokens' `x5c`, and (optionally) only to this `user:password`.
+    pub token_service: Option<(&'a Path, Option<&'a str>)>,
 }
 
 impl Issuer {
@@ -44,6 +47,12 @@ impl Issuer {
         }
         if let Some(key) = options.docker_key {
             cmd.arg("--docker-key").arg(key);
+        }
+        if let Some((cert, user)) = options.token_service {
+            cmd.arg("--docker-cert").arg(cert);
+            if let Some(user) = user {
+                cmd.args(["--token-user", user]);
+            }
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -94,18 +103,27 @@ impl Issuer {
         answer["kid"].as_str().unwrap().to_owned()
     }
 
-    /// How often the discovery document and the JWKS were fetched.
+    /// How many tokens its Docker token service issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.stats()["token"].as_u64().unwrap()
+    }
+
+    /// How often discovery and the JWKS were fetched.
     pub fn fetches(&self) -> (u64, u64) {
-        let stats: Value = crate::client()
-            .get(format!("{}/stats", self.control))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let stats = self.stats();
         (
             stats["discovery"].as_u64().unwrap(),
             stats["jwks"].as_u64().unwrap(),
         )
+    }
+
+    fn stats(&self) -> Value {
+        crate::client()
+            .get(format!("{}/stats", self.control))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
     }
 
     /// The current public key, SPKI PEM.

@@ -11,8 +11,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 
-/// Largest manifest accepted (the spec asks registries to take at least 4 MiB).
-pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+use crate::oci::manifest::MAX_MANIFEST_BYTES;
 /// How many times a push is decided again when its tags change under it before it gives up.
 const MAX_DECISIONS: usize = 4;
 

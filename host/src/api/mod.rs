@@ -8,6 +8,7 @@ pub mod error;
 pub mod headers;
 mod listing;
 mod manifests;
+mod pull_through;
 pub mod query;
 pub mod route;
 mod telemetry;
@@ -38,6 +39,8 @@ pub use telemetry::Audit;
 pub struct AppState {
     /// Content storage.
     pub storage: Arc<Storage>,
+    /// The pull-through cache, when `extensions.sync` is on.
+    pub sync: Option<Arc<crate::sync::Sync>>,
     /// The gate deciding every request.
     pub gate: Arc<Gate>,
     /// Request metrics.
@@ -253,7 +256,15 @@ async fn dispatch(
             listing::referrers(storage, &name, &subject, &query).await
         }
         Route::Manifest(name, reference) => match *method {
-            Method::GET | Method::HEAD => manifests::get(storage, &name, &reference, method).await,
+            Method::GET | Method::HEAD => {
+                let sync = state.sync.as_ref();
+                pull_through::or_fetched(
+                    manifests::get(storage, &name, &reference, method).await,
+                    sync.map(|s| s.fetch_manifest(&name, &reference)),
+                    || manifests::get(storage, &name, &reference, method),
+                )
+                .await
+            }
             Method::DELETE => {
                 let detect = !caller.is_open()
                     && matches!(reference, crate::oci::Reference::Digest(_))
@@ -274,7 +285,13 @@ async fn dispatch(
                 let zero_copy = (parts.version < axum::http::Version::HTTP_2)
                     .then(|| parts.extensions.get::<SendfileRegions>().cloned())
                     .flatten();
-                blobs::get(storage, &name, &digest, method, headers, zero_copy).await
+                let sync = state.sync.as_ref();
+                pull_through::or_fetched(
+                    blobs::get(storage, &name, &digest, method, headers, zero_copy.clone()).await,
+                    sync.map(|s| s.fetch_blob(&name, &digest)),
+                    || blobs::get(storage, &name, &digest, method, headers, zero_copy),
+                )
+                .await
             }
             Method::DELETE => blobs::delete(storage, &name, &digest).await,
             _ => Err(ApiError::method_not_allowed()),

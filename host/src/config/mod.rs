@@ -6,6 +6,7 @@ mod load;
 pub mod model;
 pub mod plugins;
 pub mod secrets;
+pub mod sync;
 mod validate;
 
 pub use load::{from_text, from_value, ConfigError};

@@ -82,7 +82,7 @@ impl Default for StorageConfig {
     }
 }
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 fn default_gc_delay() -> Duration {
@@ -221,6 +221,9 @@ pub struct ExtensionsConfig {
     /// API keys, the pre-2023 place of `http.auth.apikey`.
     #[serde(default)]
     pub apikey: Option<ApiKeyExtension>,
+    /// Pull-through cache and mirroring.
+    #[serde(default)]
+    pub sync: Option<super::sync::SyncConfig>,
 }
 
 /// `extensions.apikey` (the older switch for API keys).
@@ -280,6 +283,12 @@ impl Config {
                 .is_some_and(|k| k.enable)
     }
 
+    /// The sync extension, when enabled with at least one registry.
+    pub fn sync(&self) -> Option<&super::sync::SyncConfig> {
+        let sync = self.extensions.as_ref()?.sync.as_ref()?;
+        (sync.enable && !sync.registries.is_empty()).then_some(sync)
+    }
+
     /// The metrics endpoint path, when metrics are enabled.
     pub fn metrics_path(&self) -> Option<String> {
         let metrics = self.extensions.as_ref()?.metrics.as_ref()?;
@@ -309,7 +318,9 @@ fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
 }
 
 /// An optional [`duration`].
-fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(super) fn optional_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
 }
 

@@ -18,6 +18,9 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             );
         }
     }
+    if let Some(sync) = config.extensions.as_ref().and_then(|e| e.sync.as_ref()) {
+        super::sync::validate(sync)?;
+    }
     if config.storage.rootdirectory.as_os_str().is_empty() {
         return fail("storage.rootdirectory", "must not be empty".into());
     }

@@ -5,6 +5,9 @@ use super::media::{self, ManifestKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Largest manifest accepted (the spec asks registries to take at least 4 MiB).
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// A content descriptor as it appears inside manifests and in `index.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -66,8 +66,17 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         None => Arc::new(Gate::open()),
         Some(path) => start_gate(&config, path).await?,
     };
+    let sync = match config.sync() {
+        Some(sync) => {
+            let sync = crate::sync::Sync::new(sync, storage.clone())?;
+            sync.start_polling();
+            Some(sync)
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         storage: storage.clone(),
+        sync,
         gate,
         metrics: Metrics::default(),
         body: api::body::BodyLimits {
