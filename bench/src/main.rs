@@ -65,7 +65,8 @@ struct RunArgs {
     #[arg(long)]
     decision: Option<PathBuf>,
     /// Run only these parts (comma-separated): `ceilings` (the overview), `startup`,
-    /// `credentials` (manifest GET with every kind of credential), and the
+    /// `credentials` (manifest GET with every kind of credential), `scale` (costs at many tags
+    /// and repositories), and the
     /// workloads push-monolithic, push-chunked, pull, manifest-get, blob-head,
     /// small-sequential, small-concurrent, manifest-put. Default: everything.
     #[arg(long, value_delimiter = ',')]
@@ -80,6 +81,7 @@ struct Selection {
     overview: bool,
     startup: bool,
     credentials: bool,
+    scale: bool,
     workloads: Vec<Workload>,
     variants: Vec<Variant>,
 }
@@ -88,7 +90,7 @@ impl Selection {
     fn parse(only: &[String], variants: &[String]) -> anyhow::Result<Selection> {
         for part in only {
             anyhow::ensure!(
-                ["ceilings", "startup", "credentials"].contains(&part.as_str())
+                ["ceilings", "startup", "credentials", "scale"].contains(&part.as_str())
                     || Workload::ALL.iter().any(|w| w.id() == part),
                 "--only: unknown part {part:?}"
             );
@@ -106,6 +108,7 @@ impl Selection {
             overview: wanted("ceilings"),
             startup: wanted("startup"),
             credentials: wanted("credentials"),
+            scale: wanted("scale"),
             workloads: Workload::ALL
                 .into_iter()
                 .filter(|w| wanted(w.id()))
@@ -231,6 +234,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         workloads::credentials::Credentials::default()
     };
+    let scale = if selection.scale {
+        workloads::scale::measure(&bench).await?
+    } else {
+        workloads::scale::Scale::default()
+    };
     let startup = if selection.startup {
         workloads::startup::measure(&bench).await?
     } else {
@@ -240,11 +248,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let results = report::build(
         machine,
         bench.params.clone(),
-        ceilings,
-        variants,
-        startup,
-        credentials,
-        decision,
+        report::Measurements {
+            ceilings,
+            variants,
+            startup,
+            credentials,
+            scale,
+            decision,
+        },
     );
     report::print(&results);
     report::write_json(&results, &args.out)?;

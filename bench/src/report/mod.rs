@@ -12,6 +12,7 @@ use crate::decision::Decision;
 use crate::params::Params;
 use crate::stats::ratio;
 use crate::workloads::credentials::Credentials;
+use crate::workloads::scale::Scale;
 use crate::workloads::startup::Startup;
 use crate::workloads::{VariantResult, Workload, WorkloadResult, NO_CREDENTIALS};
 use serde::Serialize;
@@ -70,6 +71,8 @@ pub struct Results {
     pub startup: Startup,
     /// Manifest GET with every kind of credential.
     pub credentials: Credentials,
+    /// Costs at many tags and repositories.
+    pub scale: Scale,
     /// The per-decision WebAssembly cost.
     pub decision: Decision,
     /// The table.
@@ -115,23 +118,40 @@ impl Machine {
     }
 }
 
+/// What the parts of a run measured.
+pub struct Measurements {
+    /// The machine's ceilings.
+    pub ceilings: Ceilings,
+    /// Both variants' workloads.
+    pub variants: Vec<VariantResult>,
+    /// Start-up times.
+    pub startup: Startup,
+    /// Manifest GET with every kind of credential.
+    pub credentials: Credentials,
+    /// Costs at many tags and repositories.
+    pub scale: Scale,
+    /// The per-decision WebAssembly cost.
+    pub decision: Decision,
+}
+
 /// Assemble the results.
-pub fn build(
-    machine: Machine,
-    params: Params,
-    ceilings: Ceilings,
-    variants: Vec<VariantResult>,
-    startup: Startup,
-    credentials: Credentials,
-    decision: Decision,
-) -> Results {
+pub fn build(machine: Machine, params: Params, measured: Measurements) -> Results {
+    let Measurements {
+        ceilings,
+        variants,
+        startup,
+        credentials,
+        scale,
+        decision,
+    } = measured;
     let mut rows = Vec::new();
     for variant in &variants {
         variant_rows(variant, &mut rows);
     }
     portcullis_rows(&variants, &startup, &decision, &mut rows);
     credential_rows(&credentials, &mut rows);
-    let targets = targets::check(&variants, &credentials, &rows);
+    scale_rows(&scale, &mut rows);
+    let targets = targets::check(&variants, &credentials, &scale, &rows);
     Results {
         finished_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -142,6 +162,7 @@ pub fn build(
         variants,
         startup,
         credentials,
+        scale,
         decision,
         rows,
         targets,
@@ -337,6 +358,52 @@ fn credential_rows(credentials: &Credentials, rows: &mut Vec<Row>) {
             distribution: None,
             ceiling: None,
         }));
+    }
+}
+
+fn scale_rows(scale: &Scale, rows: &mut Vec<Row>) {
+    let section = "scale (Portcullis only)";
+    let mut add = |figure: String, unit: &str, better, value| {
+        rows.push(row(RowSpec {
+            section,
+            figure,
+            unit,
+            better,
+            portcullis: value,
+            distribution: None,
+            ceiling: None,
+        }));
+    };
+    for curve in &scale.curves {
+        for (size, rate) in curve.sizes.iter().zip(&curve.rates) {
+            add(
+                format!("{} at {size} {}", curve.figure, curve.unit_of_size),
+                "op/s",
+                Better::Higher,
+                rate.median,
+            );
+        }
+        add(
+            format!("{}: cost at the largest / at the smallest", curve.figure),
+            "ratio",
+            Better::Lower,
+            curve.growth(),
+        );
+    }
+    if !scale.curves.is_empty() {
+        let (repos, tags) = scale.store;
+        add(
+            format!("start-up with {repos} repositories and {tags} tags"),
+            "s",
+            Better::Lower,
+            scale.startup_s.median,
+        );
+        add(
+            "RSS at rest with that store".into(),
+            "MiB",
+            Better::Lower,
+            scale.rss_kib.median / 1024.0,
+        );
     }
 }
 

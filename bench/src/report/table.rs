@@ -120,9 +120,9 @@ fn target_lines(results: &Results) -> Vec<(String, String, String)> {
                 Some(false) => "MISSED",
                 None => "NOT MEASURED",
             };
-            // Ratios read "2.30 × distribution", fractions "85% of ceiling".
+            // Ratios read "2.30 × distribution", fractions "85% of ceiling", times "0.42 s".
             let show = |v: f64| {
-                if t.measured_as.starts_with('×') {
+                if t.measured_as.starts_with('×') || !t.measured_as.starts_with("of") {
                     format!("{} {}", num(v), t.measured_as)
                 } else {
                     format!("{} {}", percent(v), t.measured_as)

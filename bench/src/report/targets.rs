@@ -4,6 +4,7 @@
 use super::{authorized_ratio, credential_ratio, Row};
 use crate::registry::Variant;
 use crate::workloads::credentials::Credentials;
+use crate::workloads::scale::Scale;
 use crate::workloads::{VariantResult, Workload};
 use serde::Serialize;
 
@@ -44,6 +45,7 @@ fn verdict(value: f64, at_least: bool, threshold: f64) -> Option<bool> {
 pub fn check(
     variants: &[VariantResult],
     credentials: &Credentials,
+    scale: &Scale,
     rows: &[Row],
 ) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
@@ -136,6 +138,32 @@ pub fn check(
         threshold: 0.85,
         met: verdict(authorized, true, 0.85),
     });
+    for curve in &scale.curves {
+        let measured = curve.growth();
+        checks.push(TargetCheck {
+            target: format!(
+                "scale: {} costs ≤ 1.5× as much at the largest size as at the smallest",
+                curve.figure
+            ),
+            measured,
+            measured_as: "× the smallest size's cost",
+            threshold: 1.5,
+            met: verdict(measured, false, 1.5),
+        });
+    }
+    if !scale.curves.is_empty() {
+        let measured = scale.startup_s.median;
+        checks.push(TargetCheck {
+            target: format!(
+                "scale: ready in ≤ 1 s with {} repositories and {} tags",
+                scale.store.0, scale.store.1
+            ),
+            measured,
+            measured_as: "s",
+            threshold: 1.0,
+            met: verdict(measured, false, 1.0),
+        });
+    }
     for kind in credentials
         .kinds
         .iter()
