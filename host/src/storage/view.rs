@@ -52,6 +52,9 @@ pub struct IndexView {
     next_entry: u64,
     tags: OrdMap<String, u64>,
     digests: HashMap<Digest, OrdSet<u64>>,
+    /// The untagged entries among `digests`: a tag push replaces them without visiting every
+    /// tagged entry of its digest (one image under 100,000 tags stays cheap to tag again).
+    untagged: HashMap<Digest, OrdSet<u64>>,
     /// Manifests that only an index manifest names (as skopeo writes multi-arch layouts).
     children: HashMap<Digest, Descriptor>,
     referrers: HashMap<Digest, OrdSet<Digest>>,
@@ -208,8 +211,16 @@ impl IndexView {
     fn insert(&mut self, entry: Descriptor) {
         let n = self.next_entry;
         self.next_entry += 1;
-        if let Some(tag) = IndexFile::tag_of(&entry) {
-            self.tags.insert(tag.to_owned(), n);
+        match IndexFile::tag_of(&entry) {
+            Some(tag) => {
+                self.tags.insert(tag.to_owned(), n);
+            }
+            None => {
+                self.untagged
+                    .entry(entry.digest.clone())
+                    .or_default()
+                    .insert(n);
+            }
         }
         self.digests
             .entry(entry.digest.clone())
@@ -226,9 +237,20 @@ impl IndexView {
 
     fn remove(&mut self, n: u64) -> Option<Descriptor> {
         let entry = self.entries.remove(&n)?;
-        if let Some(tag) = IndexFile::tag_of(&entry) {
-            if self.tags.get(tag) == Some(&n) {
-                self.tags.remove(tag);
+        match IndexFile::tag_of(&entry) {
+            Some(tag) => {
+                if self.tags.get(tag) == Some(&n) {
+                    self.tags.remove(tag);
+                }
+            }
+            None => {
+                let none_left = self.untagged.get_mut(&entry.digest).is_some_and(|u| {
+                    u.remove(&n);
+                    u.is_empty()
+                });
+                if none_left {
+                    self.untagged.remove(&entry.digest);
+                }
             }
         }
         let last = match self.digests.get_mut(&entry.digest) {
@@ -270,14 +292,13 @@ impl IndexView {
             }
         }
         // The tagged entry replaces an untagged one for the same digest.
-        for n in self.entries_with(&descriptor.digest) {
-            if self
-                .entries
-                .get(&n)
-                .is_some_and(|e| IndexFile::tag_of(e).is_none())
-            {
-                self.remove(n);
-            }
+        let untagged: Vec<u64> = self
+            .untagged
+            .get(&descriptor.digest)
+            .map(|u| u.iter().copied().collect())
+            .unwrap_or_default();
+        for n in untagged {
+            self.remove(n);
         }
         let mut entry = without_tag(descriptor.clone());
         entry
