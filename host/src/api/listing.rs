@@ -73,7 +73,10 @@ pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply
         if n == Some(repos.len()) {
             break !storage.catalog_page(Some(1), last.as_deref()).0.is_empty();
         }
-        let (candidates, more_after) = storage.catalog_page(Some(FILTER_BATCH), last.as_deref());
+        // As many candidates as the page still needs: a page of a large catalog costs what a
+        // page of a small one does, unless the gate hides many of them.
+        let want = n.map_or(FILTER_BATCH, |n| (n - repos.len()).clamp(1, FILTER_BATCH));
+        let (candidates, more_after) = storage.catalog_page(Some(want), last.as_deref());
         let Some(end) = candidates.last().cloned() else {
             break false;
         };
