@@ -572,11 +572,18 @@ fn a_hostile_authorizer_costs_its_own_callers_only() {
         };
         for round in 0..2 {
             // Printing is allowed (the manifest is just not there): the connection survives.
-            for allowed in ["print", "log-flood"] {
-                let (status, took, _) = alice(&format!("/v2/hostile/{allowed}/manifests/x"));
-                assert_eq!(status, 404, "{allowed} (round {round})");
-                assert!(took < Duration::from_secs(10), "{allowed} took {took:?}");
-            }
+            let (status, took, _) = alice("/v2/hostile/print/manifests/x");
+            assert_eq!(status, 404, "print (round {round})");
+            assert!(took < Duration::from_secs(10), "print took {took:?}");
+            // 100,000 log lines are cut by the log budget; on a loaded machine the call may
+            // also pass its deadline (then it is a denial): either way it is answered promptly
+            // and the connection survives.
+            let (status, took, body) = alice("/v2/hostile/log-flood/manifests/x");
+            assert!(
+                status == 404 || (status == 403 && body.contains("the access decision failed")),
+                "log-flood (round {round}): {status} {body}"
+            );
+            assert!(took < Duration::from_secs(10), "log-flood took {took:?}");
             // Flooding the key-value store stops at the quota; the durable writes may take the
             // call past its deadline (then it is a denial): either way it is answered promptly.
             let (status, took, _) = alice("/v2/hostile/kv-flood/manifests/x");

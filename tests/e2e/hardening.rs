@@ -4,7 +4,7 @@
 //! connections and uploads, slow clients, a full disk, and zot's client conventions.
 
 use base64::Engine as _;
-use portcullis_tests::oci::{error_code, image_manifest, media, sha256};
+use portcullis_tests::oci::{error_code, image_manifest, manifest_digest, media, sha256};
 use portcullis_tests::raw::Raw;
 use portcullis_tests::{client, htpasswd, merge, Registry, Setup};
 use reqwest::blocking::Client;
@@ -79,20 +79,6 @@ fn put_as(c: &Client, reg: &Registry, user: &str, repo: &str, reference: &str, m
         .as_u16()
 }
 
-fn tag_digest(c: &Client, reg: &Registry, repo: &str, tag: &str) -> Option<String> {
-    let r = c
-        .head(reg.at(&format!("/v2/{repo}/manifests/{tag}")))
-        .header("Accept", media::MANIFEST)
-        .send()
-        .unwrap();
-    (r.status() == 200).then(|| {
-        r.headers()["Docker-Content-Digest"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    })
-}
-
 /// Start a PUT whose body is held back; returns the connection to finish it on.
 fn held_put(reg: &Registry, user: &str, path: &str, body: &[u8]) -> Raw {
     let mut raw = Raw::connect(&reg.host);
@@ -134,7 +120,7 @@ fn a_create_only_push_cannot_move_a_tag_while_its_body_is_held() {
         assert_eq!(r.status, 403, "{tag}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(error_code(&String::from_utf8_lossy(&r.body)), "DENIED");
         assert_eq!(
-            tag_digest(&c, &reg, "team/app", tag),
+            manifest_digest(&reg, "team/app", tag),
             Some(sha256(&admins)),
             "{tag}"
         );

@@ -18,6 +18,7 @@
 //! `scripts/install-test-deps`), Chromium or skopeo are missing.
 
 use portcullis_tests::clients::Sandbox;
+use portcullis_tests::oci::manifest_digest;
 use portcullis_tests::{client, merge, require, Registry, Setup};
 use reqwest::blocking::{Client, Response};
 use reqwest::Url;
@@ -530,20 +531,6 @@ fn skopeo_fails_with(err: &str, codes: &[&str]) -> bool {
         || (codes.contains(&"403") && lower.contains("denied"))
 }
 
-fn digest_of(reg: &Registry, repo: &str, tag: &str) -> Option<String> {
-    let r = client()
-        .head(reg.at(&format!("/v2/{repo}/manifests/{tag}")))
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-        .send()
-        .unwrap();
-    (r.status() == 200).then(|| {
-        r.headers()["docker-content-digest"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    })
-}
-
 /// The homelab's test plan, in words of issue 8, with a real browser and skopeo.
 #[test]
 fn homelab_test_plan_in_a_browser() {
@@ -649,7 +636,10 @@ fn homelab_test_plan_in_a_browser() {
         &images.reference("v1"),
         &dest("v1"),
     ]);
-    assert_eq!(digest_of(&reg, "team/app", "v1"), Some(images.digest("v1")));
+    assert_eq!(
+        manifest_digest(&reg, "team/app", "v1"),
+        Some(images.digest("v1"))
+    );
     // (Another image than the one v1 will move to: deleting ci-new by digest must not take
     // v1 with it.)
     sandbox.skopeo(&[
@@ -672,7 +662,7 @@ fn homelab_test_plan_in_a_browser() {
     ]);
     assert!(skopeo_fails_with(&err, &["403"]), "{err}");
     assert_eq!(
-        digest_of(&reg, "team/app", "v1"),
+        manifest_digest(&reg, "team/app", "v1"),
         Some(images.digest("v1")),
         "the tag kept its manifest"
     );
@@ -719,7 +709,7 @@ fn homelab_test_plan_in_a_browser() {
         &dest("v1"),
     ]);
     assert_eq!(
-        digest_of(&reg, "team/app", "v1"),
+        manifest_digest(&reg, "team/app", "v1"),
         Some(images.digest("v1-arm64")),
         "an admin moves the tag"
     );
@@ -730,7 +720,7 @@ fn homelab_test_plan_in_a_browser() {
         &boss_creds,
         &dest("ci-new"),
     ]);
-    assert_eq!(digest_of(&reg, "team/app", "ci-new"), None);
+    assert_eq!(manifest_digest(&reg, "team/app", "ci-new"), None);
 
     // Anonymous pull.
     let pulled = sandbox.join("pulled");

@@ -6,13 +6,11 @@
 
 use portcullis_tests::clients::{Layout, Sandbox};
 use portcullis_tests::issuer::{token_service_key, Authority, Issuer, IssuerOptions};
+use portcullis_tests::oci::{manifest_digest, media};
 use portcullis_tests::upstream::{Upstream, UpstreamAuth};
 use portcullis_tests::{client, htpasswd, require, Registry, Setup};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
-     application/vnd.oci.image.index.v1+json";
 
 fn tools() -> bool {
     require("docker-registry") && require("skopeo") && require("umoci") && require("jq")
@@ -45,21 +43,6 @@ fn seed(
     let source = images.reference(tag);
     args.extend([source.as_str(), target.as_str()]);
     sandbox.skopeo(&args);
-}
-
-/// The digest Portcullis answers for `repo:reference` (None: not 200).
-fn digest(reg: &Registry, repo: &str, reference: &str) -> Option<String> {
-    let r = client()
-        .get(reg.at(&format!("/v2/{repo}/manifests/{reference}")))
-        .header("Accept", MANIFEST_TYPES)
-        .send()
-        .unwrap();
-    (r.status() == 200).then(|| {
-        r.headers()["docker-content-digest"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    })
 }
 
 fn status(reg: &Registry, path: &str) -> u16 {
@@ -103,7 +86,10 @@ fn pulls_through_an_anonymous_upstream() {
         &format!("docker://{}/library/app:v1", reg.host),
         &format!("oci:{}:v1", pulled.display()),
     ]);
-    assert_eq!(digest(&reg, "library/app", "v1"), Some(images.digest("v1")));
+    assert_eq!(
+        manifest_digest(&reg, "library/app", "v1"),
+        Some(images.digest("v1"))
+    );
     sandbox.skopeo(&[
         "copy",
         "--all",
@@ -112,7 +98,7 @@ fn pulls_through_an_anonymous_upstream() {
         &format!("oci:{}:multi", pulled.display()),
     ]);
     assert_eq!(
-        digest(&reg, "library/app", "multi"),
+        manifest_digest(&reg, "library/app", "multi"),
         Some(images.digest("multi"))
     );
     // podman too.
@@ -123,7 +109,7 @@ fn pulls_through_an_anonymous_upstream() {
             &format!("{}/library/app:v2", reg.host),
         ]);
         assert_eq!(
-            digest(&reg, "library/app", "v2"),
+            manifest_digest(&reg, "library/app", "v2"),
             Some(images.digest("v1-arm64"))
         );
     }
@@ -131,10 +117,10 @@ fn pulls_through_an_anonymous_upstream() {
     // destination + stripPrefix; a tag the regex filters out is not found; a name no rule
     // maps never reaches the upstream.
     assert_eq!(
-        digest(&reg, "tools/tool", "4.1.0"),
+        manifest_digest(&reg, "tools/tool", "4.1.0"),
         Some(images.digest("v1"))
     );
-    assert_eq!(digest(&reg, "tools/tool", "latest"), None);
+    assert_eq!(manifest_digest(&reg, "tools/tool", "latest"), None);
     assert_eq!(upstream.served("/v2/team/tool/manifests/latest"), 0);
     assert_eq!(status(&reg, "/v2/other/app/manifests/v1"), 404);
     assert_eq!(upstream.served("/v2/other/app/manifests/v1"), 0);
@@ -143,7 +129,7 @@ fn pulls_through_an_anonymous_upstream() {
     seed(&sandbox, &images, "v1", &upstream, "library/busy:v1", None);
     let found: Vec<Option<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| digest(&reg, "library/busy", "v1")))
+            .map(|_| s.spawn(|| manifest_digest(&reg, "library/busy", "v1")))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -158,7 +144,10 @@ fn pulls_through_an_anonymous_upstream() {
     // The upstream goes away: what is cached is still served, the rest is a prompt 404.
     upstream.stop();
     let started = Instant::now();
-    assert_eq!(digest(&reg, "library/app", "v1"), Some(images.digest("v1")));
+    assert_eq!(
+        manifest_digest(&reg, "library/app", "v1"),
+        Some(images.digest("v1"))
+    );
     sandbox.skopeo(&[
         "copy",
         "--src-tls-verify=false",
@@ -203,13 +192,16 @@ fn the_gate_decides_before_the_upstream_is_asked() {
     let images = sandbox.build_images("images");
     seed(&sandbox, &images, "v1", &upstream, "public/app:v1", None);
     seed(&sandbox, &images, "v1", &upstream, "private/app:v1", None);
-    assert_eq!(digest(&reg, "public/app", "v1"), Some(images.digest("v1")));
+    assert_eq!(
+        manifest_digest(&reg, "public/app", "v1"),
+        Some(images.digest("v1"))
+    );
     // Anonymous: refused before any upstream call.
     assert_eq!(status(&reg, "/v2/private/app/manifests/v1"), 401);
     assert_eq!(upstream.served("/v2/private/app/manifests/v1"), 0);
     let r = client()
         .get(reg.at("/v2/private/app/manifests/v1"))
-        .header("Accept", MANIFEST_TYPES)
+        .header("Accept", media::MANIFEST)
         .basic_auth("reader", Some("reader-pw"))
         .send()
         .unwrap();
@@ -289,7 +281,10 @@ fn upstream_credentials_basic_and_token() {
             &format!("docker://{}/app:v1", reg.host),
             &format!("oci:{}:v1", pulled.display()),
         ]);
-        assert_eq!(digest(&reg, "app", "v1"), Some(images.digest("v1")));
+        assert_eq!(
+            manifest_digest(&reg, "app", "v1"),
+            Some(images.digest("v1"))
+        );
         if std::ptr::eq(upstream, &token) {
             assert!(tokens.tokens_issued() > issued, "tokens from the realm");
         }
@@ -319,7 +314,10 @@ fn a_tls_upstream_is_trusted_through_cert_dir() {
     let images = sandbox.build_images("images");
     seed(&sandbox, &images, "v1", &upstream, "app:v1", None);
     assert_eq!(status(&untrusting, "/v2/app/manifests/v1"), 404);
-    assert_eq!(digest(&reg, "app", "v1"), Some(images.digest("v1")));
+    assert_eq!(
+        manifest_digest(&reg, "app", "v1"),
+        Some(images.digest("v1"))
+    );
 }
 
 #[test]
@@ -339,7 +337,7 @@ fn periodic_sync_mirrors_new_and_moved_tags() {
     let wait_for = |reference: &str, want: &str| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if digest(&reg, "copy/mirror/app", reference).as_deref() == Some(want) {
+            if manifest_digest(&reg, "copy/mirror/app", reference).as_deref() == Some(want) {
                 return;
             }
             assert!(

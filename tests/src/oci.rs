@@ -107,3 +107,19 @@ pub fn error_code(body: &str) -> String {
         .unwrap_or_else(|| panic!("no code: {body}"))
         .to_owned()
 }
+
+/// The digest `registry` answers for the manifest `repo:reference` (a GET accepting OCI
+/// manifests and indexes), or None unless it answers 200.
+pub fn manifest_digest(registry: &crate::Registry, repo: &str, reference: &str) -> Option<String> {
+    let r = crate::client()
+        .get(registry.at(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("Accept", format!("{}, {}", media::MANIFEST, media::INDEX))
+        .send()
+        .unwrap();
+    (r.status() == 200).then(|| {
+        r.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    })
+}

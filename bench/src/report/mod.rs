@@ -63,18 +63,9 @@ pub struct Results {
     pub machine: Machine,
     /// Sizes and durations.
     pub params: Params,
-    /// The machine's ceilings.
-    pub ceilings: Ceilings,
-    /// Both variants' measurements.
-    pub variants: Vec<VariantResult>,
-    /// Start-up times.
-    pub startup: Startup,
-    /// Manifest GET with every kind of credential.
-    pub credentials: Credentials,
-    /// Costs at many tags and repositories.
-    pub scale: Scale,
-    /// The per-decision WebAssembly cost.
-    pub decision: Decision,
+    /// What every part measured.
+    #[serde(flatten)]
+    pub measured: Measurements,
     /// The table.
     pub rows: Vec<Row>,
     /// The targets.
@@ -119,6 +110,7 @@ impl Machine {
 }
 
 /// What the parts of a run measured.
+#[derive(Debug, Clone, Serialize)]
 pub struct Measurements {
     /// The machine's ceilings.
     pub ceilings: Ceilings,
@@ -136,34 +128,22 @@ pub struct Measurements {
 
 /// Assemble the results.
 pub fn build(machine: Machine, params: Params, measured: Measurements) -> Results {
-    let Measurements {
-        ceilings,
-        variants,
-        startup,
-        credentials,
-        scale,
-        decision,
-    } = measured;
+    let m = &measured;
     let mut rows = Vec::new();
-    for variant in &variants {
+    for variant in &m.variants {
         variant_rows(variant, &mut rows);
     }
-    portcullis_rows(&variants, &startup, &decision, &mut rows);
-    credential_rows(&credentials, &mut rows);
-    scale_rows(&scale, &mut rows);
-    let targets = targets::check(&variants, &credentials, &scale, &rows);
+    portcullis_rows(&m.variants, &m.startup, &m.decision, &mut rows);
+    credential_rows(&m.credentials, &mut rows);
+    scale_rows(&m.scale, &mut rows);
+    let targets = targets::check(&m.variants, &m.credentials, &m.scale, &rows);
     Results {
         finished_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         machine,
         params,
-        ceilings,
-        variants,
-        startup,
-        credentials,
-        scale,
-        decision,
+        measured,
         rows,
         targets,
     }

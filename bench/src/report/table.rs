@@ -66,7 +66,7 @@ fn section_names(results: &Results) -> Vec<String> {
 }
 
 fn ceiling_lines(results: &Results) -> Vec<(String, String)> {
-    let c = &results.ceilings;
+    let c = &results.measured.ceilings;
     let n = results.params.small_concurrency;
     [
         ("SHA-256 (sha2, in memory)", &c.sha256_mib_s, "MiB/s"),
@@ -184,7 +184,7 @@ pub fn render(results: &Results, markdown: bool) -> String {
             text_table(&mut out, &name, &header, &rows);
         }
     }
-    let d = &results.decision;
+    let d = &results.measured.decision;
     if d.timings.is_empty() {
         let _ = writeln!(out, "\nwasm per-decision cost: {} ({})", d.status, d.note);
     }
