@@ -367,3 +367,45 @@ fn periodic_sync_mirrors_new_and_moved_tags() {
     assert_eq!(status(&reg, "/v2/copy/elsewhere/app/manifests/v1"), 404);
     assert_eq!(status(&reg, "/v2/elsewhere/app/manifests/v1"), 404);
 }
+
+#[test]
+fn a_flood_of_misses_holds_a_bounded_number_of_upstream_fetches() {
+    // An upstream that accepts connections and never answers: every fetch waits for its
+    // deadline (syncTimeout), holding its place.
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", tarpit.local_addr().unwrap());
+    let setup = Setup::new();
+    let config = setup.config(json!({"extensions": {"sync": {"registries": [
+        {"urls": [url], "onDemand": true, "syncTimeout": "3s"},
+    ]}}}));
+    let reg = setup.start(config);
+    let statuses: Vec<(u16, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let reg = &reg;
+                s.spawn(move || {
+                    let r = client()
+                        .get(reg.at(&format!("/v2/flood/app/manifests/t{i}")))
+                        .send()
+                        .unwrap();
+                    (r.status().as_u16(), r.headers().contains_key("retry-after"))
+                })
+            })
+            .collect();
+        // Meanwhile the registry serves everyone else.
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(status(&reg, "/v2/"), 200);
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let busy = statuses.iter().filter(|(s, _)| *s == 503).count();
+    assert!(busy >= 8, "at most 32 fetches at once: {statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|&(s, retry)| s == 404 || (s == 503 && retry)),
+        "{statuses:?}"
+    );
+    // Finished fetches leave no trace: the next miss is fetched again, not refused.
+    assert_eq!(status(&reg, "/v2/flood/app/manifests/later"), 404);
+    drop(tarpit);
+}

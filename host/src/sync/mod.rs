@@ -49,14 +49,30 @@ struct Registry {
     poll: Option<Duration>,
 }
 
+/// On-demand copies running at once; one more is answered 503 with `Retry-After`.
+pub const MAX_ON_DEMAND: usize = 32;
+
+/// Why an on-demand fetch brought nothing.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum FetchError {
+    /// [`MAX_ON_DEMAND`] copies are running already.
+    #[error("{MAX_ON_DEMAND} upstream fetches are running already")]
+    Busy,
+    /// Every upstream mapping the name failed or lacked it.
+    #[error("{0}")]
+    Failed(Arc<str>),
+}
+
 /// A fetch in flight, shared by every request that wants it.
-type Fetch = Shared<BoxFuture<'static, Result<(), Arc<str>>>>;
+type Fetch = Shared<BoxFuture<'static, Result<(), FetchError>>>;
+/// The fetches in flight, by what they fetch; each removes itself when it ends.
+type Inflight = Arc<Mutex<HashMap<String, Fetch>>>;
 
 /// The sync extension.
 pub struct Sync {
     registries: Vec<Registry>,
     storage: Arc<Storage>,
-    inflight: Mutex<HashMap<String, Fetch>>,
+    inflight: Inflight,
 }
 
 impl Sync {
@@ -83,7 +99,7 @@ impl Sync {
         Ok(Arc::new(Sync {
             registries,
             storage,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Inflight::default(),
         }))
     }
 
@@ -102,7 +118,7 @@ impl Sync {
         &self,
         name: &RepoName,
         reference: &Reference,
-    ) -> Result<bool, Arc<str>> {
+    ) -> Result<bool, FetchError> {
         let tag = match reference {
             Reference::Tag(t) => Some(t.as_str()),
             Reference::Digest(_) => None,
@@ -131,7 +147,7 @@ impl Sync {
     }
 
     /// Fetch the blob `digest` of `name` from the first on-demand upstream that maps the name.
-    pub async fn fetch_blob(&self, name: &RepoName, digest: &Digest) -> Result<bool, Arc<str>> {
+    pub async fn fetch_blob(&self, name: &RepoName, digest: &Digest) -> Result<bool, FetchError> {
         self.on_demand(name, None, format!("b {name} {digest}"), {
             let digest = digest.clone();
             move |copy| {
@@ -149,14 +165,15 @@ impl Sync {
     }
 
     /// Run `work` against each on-demand upstream mapping `name` until one has it; one run at
-    /// a time per `key`, shared by everyone asking meanwhile.
+    /// a time per `key`, shared by everyone asking meanwhile, at most [`MAX_ON_DEMAND`] runs at
+    /// once.
     async fn on_demand<W>(
         &self,
         name: &RepoName,
         tag: Option<&str>,
         key: String,
         work: W,
-    ) -> Result<bool, Arc<str>>
+    ) -> Result<bool, FetchError>
     where
         W: Fn(Arc<Copy>) -> BoxFuture<'static, Result<(), CopyError>> + Send + 'static,
     {
@@ -179,35 +196,53 @@ impl Sync {
         }
         let fetch = {
             let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-            inflight
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    // Spawned: the copy finishes even if every client waiting for it leaves.
+            match inflight.get(&key) {
+                Some(fetch) => fetch.clone(),
+                None if inflight.len() >= MAX_ON_DEMAND => return Err(FetchError::Busy),
+                None => {
+                    // Spawned: the copy finishes even if every client waiting for it leaves,
+                    // and then takes itself out of `inflight` (which it cannot do before it is
+                    // in: the lock held here).
+                    let done = (self.inflight.clone(), key.clone());
                     let task = tokio::spawn(async move {
-                        let mut last: Arc<str> = "not found upstream".into();
-                        for copy in copies {
-                            let result = work(copy.clone()).await;
-                            record(&copy.upstream.name, "on-demand", &result);
-                            match result {
-                                Ok(()) => return Ok(()),
-                                Err(e) => last = e.to_string().into(),
-                            }
-                        }
-                        Err(last)
+                        let result = first_success(copies, work).await;
+                        let (inflight, key) = done;
+                        inflight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&key);
+                        result
                     });
-                    async move { task.await.unwrap_or_else(|e| Err(e.to_string().into())) }
-                        .boxed()
-                        .shared()
-                })
-                .clone()
+                    let fetch = async move {
+                        task.await
+                            .unwrap_or_else(|e| Err(FetchError::Failed(e.to_string().into())))
+                    }
+                    .boxed()
+                    .shared();
+                    inflight.insert(key, fetch.clone());
+                    fetch
+                }
+            }
         };
-        let result = fetch.clone().await;
-        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-        if inflight.get(&key).is_some_and(|f| f.ptr_eq(&fetch)) {
-            inflight.remove(&key);
-        }
-        result.map(|()| true)
+        fetch.await.map(|()| true)
     }
+}
+
+/// Run `work` against each copy in turn until one succeeds.
+async fn first_success<W>(copies: Vec<Arc<Copy>>, work: W) -> Result<(), FetchError>
+where
+    W: Fn(Arc<Copy>) -> BoxFuture<'static, Result<(), CopyError>>,
+{
+    let mut last: Arc<str> = "not found upstream".into();
+    for copy in copies {
+        let result = work(copy.clone()).await;
+        record(&copy.upstream.name, "on-demand", &result);
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e.to_string().into(),
+        }
+    }
+    Err(FetchError::Failed(last))
 }
 
 /// Count a copy's outcome and log a failure.
