@@ -178,6 +178,19 @@ fn row(spec: RowSpec<'_>) -> Row {
     }
 }
 
+/// A row of Portcullis alone: nothing to compare it with, no ceiling.
+fn solo(section: &str, figure: String, unit: &str, better: Better, value: f64) -> Row {
+    row(RowSpec {
+        section,
+        figure,
+        unit,
+        better,
+        portcullis: value,
+        distribution: None,
+        ceiling: None,
+    })
+}
+
 fn medians(w: &WorkloadResult, subject: &str) -> Option<(f64, Option<f64>, f64)> {
     w.series(subject).map(|s| {
         (
@@ -220,15 +233,13 @@ fn variant_rows(variant: &VariantResult, rows: &mut Vec<Row>) {
                 ("", w.unit, Better::Higher, value),
                 (" p99", "ms", Better::Lower, p99.unwrap_or(f64::NAN)),
             ] {
-                rows.push(row(RowSpec {
+                rows.push(solo(
                     section,
-                    figure: format!("{} without credentials{suffix}", w.title),
+                    format!("{} without credentials{suffix}", w.title),
                     unit,
                     better,
-                    portcullis: v,
-                    distribution: None,
-                    ceiling: None,
-                }));
+                    v,
+                ));
             }
         }
         rows.push(row(RowSpec {
@@ -291,15 +302,7 @@ fn credential_rows(credentials: &Credentials, rows: &mut Vec<Row>) {
     let section = "credentials (one server with all of them)";
     for kind in &credentials.kinds {
         let mut add = |figure: String, unit: &str, better, value| {
-            rows.push(row(RowSpec {
-                section,
-                figure,
-                unit,
-                better,
-                portcullis: value,
-                distribution: None,
-                ceiling: None,
-            }));
+            rows.push(solo(section, figure, unit, better, value));
         };
         add(
             format!("manifest GET, {}", kind.kind),
@@ -329,30 +332,20 @@ fn credential_rows(credentials: &Credentials, rows: &mut Vec<Row>) {
         }
     }
     if !credentials.kinds.is_empty() {
-        rows.push(row(RowSpec {
+        rows.push(solo(
             section,
-            figure: "first workload token after start (discovery and keys fetched)".into(),
-            unit: "ms",
-            better: Better::Lower,
-            portcullis: credentials.first_token_ms.median,
-            distribution: None,
-            ceiling: None,
-        }));
+            "first workload token after start (discovery and keys fetched)".into(),
+            "ms",
+            Better::Lower,
+            credentials.first_token_ms.median,
+        ));
     }
 }
 
 fn scale_rows(scale: &Scale, rows: &mut Vec<Row>) {
     let section = "scale (Portcullis only)";
     let mut add = |figure: String, unit: &str, better, value| {
-        rows.push(row(RowSpec {
-            section,
-            figure,
-            unit,
-            better,
-            portcullis: value,
-            distribution: None,
-            ceiling: None,
-        }));
+        rows.push(solo(section, figure, unit, better, value));
     };
     for curve in &scale.curves {
         for (size, rate) in curve.sizes.iter().zip(&curve.rates) {
@@ -394,15 +387,13 @@ fn portcullis_rows(
     rows: &mut Vec<Row>,
 ) {
     let section = "portcullis only";
-    rows.push(row(RowSpec {
+    rows.push(solo(
         section,
-        figure: "authorized / anonymous manifest GET (htpasswd config)".into(),
-        unit: "ratio",
-        better: Better::Higher,
-        portcullis: authorized_ratio(variants),
-        distribution: None,
-        ceiling: None,
-    }));
+        "authorized / anonymous manifest GET (htpasswd config)".into(),
+        "ratio",
+        Better::Higher,
+        authorized_ratio(variants),
+    ));
     for (figure, value) in [
         (
             "start-up to ready, default plugins, no compile cache",
@@ -444,15 +435,13 @@ fn portcullis_rows(
         }));
     }
     for timing in &decision.timings {
-        rows.push(row(RowSpec {
+        rows.push(solo(
             section,
-            figure: format!("wasm decision: {}", timing.name),
-            unit: "µs",
-            better: Better::Lower,
-            portcullis: timing.ns / 1e3,
-            distribution: None,
-            ceiling: None,
-        }));
+            format!("wasm decision: {}", timing.name),
+            "µs",
+            Better::Lower,
+            timing.ns / 1e3,
+        ));
     }
 }
 
