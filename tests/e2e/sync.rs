@@ -409,3 +409,45 @@ fn a_flood_of_misses_holds_a_bounded_number_of_upstream_fetches() {
     assert_eq!(status(&reg, "/v2/flood/app/manifests/later"), 404);
     drop(tarpit);
 }
+
+#[test]
+fn an_endless_manifest_from_upstream_is_cut_at_the_manifest_limit() {
+    use std::io::{Read, Write};
+    // An upstream that answers every request with a manifest body that never ends.
+    let endless = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", endless.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in endless.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                let chunk = format!("{:x}\r\n{}\r\n", 65536, " ".repeat(65536));
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                while stream.write_all(chunk.as_bytes()).is_ok() {}
+            });
+        }
+    });
+    let setup = Setup::new();
+    let config = setup.config(json!({"extensions": {"sync": {"registries": [
+        {"urls": [url], "onDemand": true, "syncTimeout": "60s"},
+    ]}}}));
+    let reg = setup.start(config);
+    let started = Instant::now();
+    assert_eq!(status(&reg, "/v2/endless/app/manifests/v1"), 404);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "cut at the limit, not at the deadline: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        reg.logs()
+            .iter()
+            .any(|l| l.contains("an answer larger than")),
+        "{:?}",
+        reg.logs()
+    );
+}

@@ -3,8 +3,8 @@
 //! a few at a time), then the manifest under its tag — so a reader never sees a manifest
 //! whose blobs are missing. Referrers (signatures, SBOMs) follow an image that has them.
 
-use super::upstream::{Patience, Upstream, UpstreamError, MANIFEST_ACCEPT};
-use crate::oci::manifest::{self, MAX_MANIFEST_BYTES};
+use super::upstream::{read_small, Patience, Upstream, UpstreamError, MANIFEST_ACCEPT};
+use crate::oci::manifest;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use crate::storage::{BodyError, PutManifest, Storage, StorageError};
 use futures_util::{StreamExt, TryStreamExt};
@@ -84,19 +84,7 @@ impl Copy {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<Digest>().ok());
-        if response
-            .content_length()
-            .is_some_and(|l| l > MAX_MANIFEST_BYTES as u64)
-        {
-            return Err(CopyError::Invalid("larger than 4 MiB".into()));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| UpstreamError::Unreachable(crate::errors::describe(&e)))?;
-        if body.len() > MAX_MANIFEST_BYTES {
-            return Err(CopyError::Invalid("larger than 4 MiB".into()));
-        }
+        let body = read_small(response).await?;
         let expected = match reference {
             Reference::Digest(d) => Some(d.clone()),
             Reference::Tag(_) => announced,
@@ -202,7 +190,11 @@ impl Copy {
             struct Child {
                 digest: String,
             }
-            if let Ok(index) = response.json::<Index>().await {
+            let index = read_small(response)
+                .await
+                .ok()
+                .and_then(|body| serde_json::from_slice::<Index>(&body).ok());
+            if let Some(index) = index {
                 found.extend(
                     index
                         .manifests

@@ -20,6 +20,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a token from a realm is used (shorter than any registry's token lifetime).
 const TOKEN_TTL: Duration = Duration::from_secs(50);
+/// The largest manifest, list page or token answer read from an upstream (the manifest limit).
+pub const MAX_SMALL_ANSWER: usize = crate::oci::manifest::MAX_MANIFEST_BYTES;
 /// Retry pause while a client waits (on-demand): at most this, whatever `retryDelay` says.
 const ON_DEMAND_RETRY_DELAY: Duration = Duration::from_millis(500);
 
@@ -192,10 +194,7 @@ impl Upstream {
                     #[serde(default)]
                     repositories: Vec<String>,
                 }
-                let page: Catalog = response
-                    .json()
-                    .await
-                    .map_err(|e| UpstreamError::Invalid(format!("catalog: {e}")))?;
+                let page: Catalog = read_json(response, "catalog").await?;
                 names.extend(
                     page.repositories
                         .into_iter()
@@ -228,10 +227,7 @@ impl Upstream {
                         #[serde(default)]
                         tags: Option<Vec<String>>,
                     }
-                    let page: Tags = response
-                        .json()
-                        .await
-                        .map_err(|e| UpstreamError::Invalid(format!("tag list: {e}")))?;
+                    let page: Tags = read_json(response, "tag list").await?;
                     tags.extend(page.tags.unwrap_or_default());
                 }
                 Ok(tags)
@@ -362,10 +358,7 @@ impl Upstream {
                     token: Option<String>,
                     access_token: Option<String>,
                 }
-                let answer: TokenAnswer = response
-                    .json()
-                    .await
-                    .map_err(|err| UpstreamError::Invalid(format!("token answer: {err}")))?;
+                let answer: TokenAnswer = read_json(response, "token answer").await?;
                 let token: Arc<str> = answer
                     .token
                     .or(answer.access_token)
@@ -434,6 +427,36 @@ fn classify(response: Response) -> Result<Response, UpstreamError> {
         }
         _ => Err(UpstreamError::Invalid(format!("{status}"))),
     }
+}
+
+/// Read a whole small answer (a manifest, a page of a list, a token): refused as soon as it
+/// grows past [`MAX_SMALL_ANSWER`], so an upstream cannot fill memory with an endless body.
+pub async fn read_small(mut response: Response) -> Result<bytes::Bytes, UpstreamError> {
+    let too_large =
+        || UpstreamError::Invalid(format!("an answer larger than {MAX_SMALL_ANSWER} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|l| l > MAX_SMALL_ANSWER as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_SMALL_ANSWER {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A small JSON answer, parsed; `what` names it in the error.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: Response,
+    what: &str,
+) -> Result<T, UpstreamError> {
+    let body = read_small(response).await?;
+    serde_json::from_slice(&body).map_err(|e| UpstreamError::Invalid(format!("{what}: {e}")))
 }
 
 /// The next page of a paginated list, from its `Link` header (same host only).
