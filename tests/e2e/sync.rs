@@ -7,6 +7,7 @@
 use portcullis_tests::clients::{Layout, Sandbox};
 use portcullis_tests::issuer::{token_service_key, Authority, Issuer, IssuerOptions};
 use portcullis_tests::oci::{manifest_digest, media};
+use portcullis_tests::scripted::{sha256, Answer, Scripted};
 use portcullis_tests::upstream::{Upstream, UpstreamAuth};
 use portcullis_tests::{client, htpasswd, require, Registry, Setup};
 use serde_json::{json, Value};
@@ -450,4 +451,105 @@ fn an_endless_manifest_from_upstream_is_cut_at_the_manifest_limit() {
         "{:?}",
         reg.logs()
     );
+}
+
+#[test]
+fn a_first_pull_streams_while_the_upstream_is_still_sending() {
+    use std::io::Read;
+    // An upstream that sends the first MiB of a 4 MiB layer and then holds the rest.
+    let upstream = Scripted::start();
+    let layer: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let config_digest = upstream.blob("slow/app", config, None);
+    let layer_digest = upstream.blob("slow/app", &layer, Some(1 << 20));
+    let manifest = upstream.image(
+        "slow/app",
+        "v1",
+        (&config_digest, config.len()),
+        &[(&layer_digest, layer.len())],
+    );
+    // A layer whose bytes do not match its digest.
+    let claimed = sha256(b"what the manifest promised");
+    let mut forged = layer.clone();
+    forged[0] ^= 1;
+    upstream.answer(
+        &format!("/v2/slow/app/blobs/{claimed}"),
+        Answer {
+            content_type: "application/octet-stream".into(),
+            body: forged,
+            hold_after: None,
+        },
+    );
+    let setup = Setup::new();
+    let config = setup.config(json!({"extensions": {"sync": {"registries": [
+        {"urls": [upstream.url], "onDemand": true},
+    ]}}}));
+    let reg = setup.start(config);
+
+    // The manifest and the first bytes of the layer arrive while the upstream still holds the
+    // rest of the layer.
+    assert_eq!(
+        manifest_digest(&reg, "slow/app", "v1"),
+        Some(manifest.clone())
+    );
+    let mut response = client()
+        .get(reg.at(&format!("/v2/slow/app/blobs/{layer_digest}")))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:#?}", reg.logs());
+    assert_eq!(
+        response.headers()["content-length"],
+        layer.len().to_string().as_str()
+    );
+    let mut first = vec![0u8; 512 << 10];
+    response.read_exact(&mut first).unwrap();
+    assert_eq!(first, layer[..first.len()]);
+    // A second reader joins the same arrival.
+    let mut second = client()
+        .get(reg.at(&format!("/v2/slow/app/blobs/{layer_digest}")))
+        .send()
+        .unwrap();
+    upstream.release();
+    let mut rest = Vec::new();
+    response.read_to_end(&mut rest).unwrap();
+    assert_eq!([first, rest].concat(), layer);
+    let mut again = Vec::new();
+    second.read_to_end(&mut again).unwrap();
+    assert_eq!(again, layer);
+    let layer_path = format!("/v2/slow/app/blobs/{layer_digest}");
+    assert_eq!(upstream.served(&layer_path), 1, "one upstream fetch");
+
+    // The image is stored, so everything is served locally from now on.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(&reg, "/v2/slow/app/tags/list") != 200 {
+        assert!(Instant::now() < deadline, "the image was never stored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(manifest_digest(&reg, "slow/app", "v1"), Some(manifest));
+    let local = client()
+        .get(reg.at(&layer_path))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(local.as_ref(), layer.as_slice());
+    assert_eq!(upstream.served(&layer_path), 1);
+    assert_eq!(upstream.served("/v2/slow/app/manifests/v1"), 1);
+
+    // A forged layer never reaches a reader whole, and is not kept.
+    for attempt in 1..=2 {
+        let forged = client()
+            .get(reg.at(&format!("/v2/slow/app/blobs/{claimed}")))
+            .send()
+            .unwrap();
+        let body = forged.bytes();
+        assert!(
+            body.as_ref().map_or(true, |b| b.len() < layer.len()),
+            "attempt {attempt}: the whole forged blob was served"
+        );
+        assert_eq!(
+            upstream.served(&format!("/v2/slow/app/blobs/{claimed}")),
+            attempt
+        );
+    }
 }

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod issuer;
 pub mod oci;
 pub mod raw;
+pub mod scripted;
 pub mod upstream;
 
 /// Path of the `portcullis` binary built alongside the tests.

@@ -4,12 +4,13 @@ use super::error::ApiError;
 use super::headers::{blob_range, BlobRange};
 use super::{empty_with_length, header, Reply};
 use crate::oci::{Digest, RepoName};
-use crate::storage::{Storage, Window};
+use crate::storage::{Landing, Storage, Window};
 use crate::zero_copy::SendfileRegions;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// A blob is sent a window at a time: each is read (or mapped and read ahead) by one job on
 /// the storage pool.
@@ -54,8 +55,7 @@ pub async fn get(
         }
     };
     let h = response.headers_mut();
-    super::set(h, "Content-Type", "application/octet-stream");
-    super::set(h, "Docker-Content-Digest", &digest.to_string());
+    blob_headers(h, digest);
     super::set(h, "Accept-Ranges", "bytes");
     if status == StatusCode::PARTIAL_CONTENT {
         super::set(
@@ -66,6 +66,57 @@ pub async fn get(
     }
     super::set(h, "Content-Length", &len.to_string());
     Ok(response)
+}
+
+/// GET or HEAD a blob still arriving from an upstream: the whole blob (a `Range` is honoured
+/// once it is stored), its bytes sent as they land. Fails (nothing sent) when the blob fails
+/// before its source answered.
+pub async fn arriving(
+    storage: &Arc<Storage>,
+    digest: &Digest,
+    method: &Method,
+    mut landing: watch::Receiver<Landing>,
+) -> Reply {
+    let failed = |why: &str| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            format!("the blob could not be fetched from upstream: {why}"),
+        )
+    };
+    // HEAD needs the size: wait for it (until the blob is stored, if its source announced
+    // none); GET only for the source's first answer.
+    let size = loop {
+        let now = landing.borrow_and_update().clone();
+        match now {
+            Landing::Failed(why) => return Err(failed(&why)),
+            Landing::Waiting => {}
+            Landing::Writing { size: None, .. } if method == Method::HEAD => {}
+            known => break known.size(),
+        }
+        if landing.changed().await.is_err() {
+            return Err(failed("its fetch ended"));
+        }
+    };
+    let mut response = match (method == Method::HEAD, size) {
+        (true, Some(size)) => empty_with_length(StatusCode::OK, size),
+        _ => {
+            let body = Body::from_stream(storage.follow_landing(landing));
+            (StatusCode::OK, body).into_response()
+        }
+    };
+    let h = response.headers_mut();
+    blob_headers(h, digest);
+    if let Some(size) = size {
+        super::set(h, "Content-Length", &size.to_string());
+    }
+    Ok(response)
+}
+
+/// The headers of every blob answer.
+fn blob_headers(h: &mut HeaderMap, digest: &Digest) {
+    super::set(h, "Content-Type", "application/octet-stream");
+    super::set(h, "Docker-Content-Digest", &digest.to_string());
 }
 
 /// Bytes `start..start + len` of `file`, window by window.

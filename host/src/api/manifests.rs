@@ -6,7 +6,7 @@ use super::query::Query;
 use super::{empty_with_length, header, set, Audit, Reply};
 use crate::gate::Caller;
 use crate::oci::{Reference, RepoName};
-use crate::storage::{PutManifest, Storage, StorageError};
+use crate::storage::{ManifestBody, PutManifest, Storage, StorageError};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
@@ -22,7 +22,11 @@ pub async fn get(
     reference: &Reference,
     method: &Method,
 ) -> Reply {
-    let manifest = storage.get_manifest(name, reference).await?;
+    respond(storage.get_manifest(name, reference).await?, method)
+}
+
+/// The answer to a GET or HEAD of `manifest`.
+pub fn respond(manifest: ManifestBody, method: &Method) -> Reply {
     let len = manifest.bytes.len() as u64;
     let mut response = if method == Method::HEAD {
         empty_with_length(StatusCode::OK, len)

@@ -262,6 +262,7 @@ async fn dispatch(
                     manifests::get(storage, &name, &reference, method).await,
                     sync.map(|s| s.fetch_manifest(&name, &reference)),
                     || manifests::get(storage, &name, &reference, method),
+                    |arriving| async { manifests::respond(arriving, method) },
                 )
                 .await
             }
@@ -288,8 +289,9 @@ async fn dispatch(
                 let sync = state.sync.as_ref();
                 pull_through::or_fetched(
                     blobs::get(storage, &name, &digest, method, headers, zero_copy.clone()).await,
-                    sync.map(|s| s.fetch_blob(&name, &digest)),
+                    sync.map(|s| std::future::ready(s.fetch_blob(&name, &digest))),
                     || blobs::get(storage, &name, &digest, method, headers, zero_copy),
+                    |arriving| blobs::arriving(storage, &digest, method, arriving),
                 )
                 .await
             }

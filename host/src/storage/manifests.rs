@@ -46,6 +46,7 @@ pub struct PutOutcome {
 }
 
 /// A stored manifest, ready to serve.
+#[derive(Clone, Debug)]
 pub struct ManifestBody {
     /// The document.
     pub bytes: Bytes,

@@ -5,15 +5,16 @@
 //! fsynced file is moved into the repository. Sessions are bounded per repository and in
 //! total, and one left idle for `upload_timeout` is abandoned.
 
-use super::{BodyError, Result, Storage, StorageError};
+use super::{BodyError, Landing, Result, Storage, StorageError};
 use crate::oci::{Algorithm, Digest, Hasher, RepoName};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Default `storage.maxUploads`.
 pub const MAX_UPLOADS: usize = 4096;
@@ -23,6 +24,9 @@ pub const MAX_UPLOADS_PER_REPOSITORY: usize = 256;
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Bytes gathered before one write to disk.
 const WRITE_BATCH: usize = 1 << 20;
+
+/// Who follows an upload as it lands, and the size its source announced.
+type Reporter = Option<(watch::Sender<Landing>, Option<u64>)>;
 
 /// Where an upload stands.
 #[derive(Clone, Copy, Debug)]
@@ -194,7 +198,7 @@ impl Storage {
             }
         }
         let before = (session.size, session.hasher.clone());
-        let written = self.append(&mut session, body).await?;
+        let written = self.append(&mut session, body, None).await?;
         if let Some((first, last)) = range {
             if last.checked_sub(first).map(|l| l + 1) != Some(written) {
                 (session.size, session.hasher) = before;
@@ -219,6 +223,22 @@ impl Storage {
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
+        self.finish(name, id, range, digest, body, None).await
+    }
+
+    /// [`Storage::finish_upload`], telling `reporter` what lands.
+    async fn finish<S>(
+        &self,
+        name: &RepoName,
+        id: &str,
+        range: Option<(u64, u64)>,
+        digest: &Digest,
+        body: S,
+        reporter: Reporter,
+    ) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
+    {
         let handle = self.session(name, id).await?;
         let mut session = handle.lock().await;
         if let Some((first, _)) = range {
@@ -226,7 +246,7 @@ impl Storage {
                 return Err(StorageError::RangeInvalid { size: session.size });
             }
         }
-        self.append(&mut session, body).await?;
+        self.append(&mut session, body, reporter).await?;
         let path = session.path.clone();
         let sha256 = session
             .hasher
@@ -271,8 +291,22 @@ impl Storage {
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
+        self.put_blob_reporting(name, digest, body, None).await
+    }
+
+    /// [`Storage::put_blob`], telling `reporter` what lands.
+    pub(super) async fn put_blob_reporting<S>(
+        &self,
+        name: &RepoName,
+        digest: &Digest,
+        body: S,
+        reporter: Reporter,
+    ) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
+    {
         let id = self.start_upload(name).await?;
-        let result = self.finish_upload(name, &id, None, digest, body).await;
+        let result = self.finish(name, &id, None, digest, body, reporter).await;
         if result.is_err() {
             // A monolithic push leaves no session behind, whatever went wrong.
             let _ = self.cancel_upload(name, &id).await;
@@ -348,8 +382,9 @@ impl Storage {
 
     /// Stream `body` onto the end of the session's file; returns the bytes written. Each batch
     /// is hashed and written by a job on the storage pool while the next one is received. On a
-    /// body or disk error (or the size limit), the file and hash are restored.
-    async fn append<S>(&self, session: &mut Session, mut body: S) -> Result<u64>
+    /// body or disk error (or the size limit), the file and hash are restored. `reporter` is
+    /// told each batch once it is written.
+    async fn append<S>(&self, session: &mut Session, mut body: S, reporter: Reporter) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
@@ -374,6 +409,7 @@ impl Storage {
         if let Some(h) = hasher {
             session.hasher = Some(h);
         }
+        report(&reporter, &file, session.size);
         let start = (session.size, session.hasher.clone());
         let limit = self.options.max_blob_size;
         let mut offset = session.size;
@@ -385,16 +421,23 @@ impl Storage {
         let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
         let outcome: Result<()> = async {
             loop {
-                let chunk = body.next().await;
-                let done = chunk.is_none();
-                if let Some(chunk) = chunk {
+                // Followed by readers, what has arrived is written as soon as the source
+                // pauses, not only in whole batches. `None`: the source paused.
+                let next = if reporter.is_some() && !batch.is_empty() {
+                    body.next().now_or_never()
+                } else {
+                    Some(body.next().await)
+                };
+                let (paused, done) = (next.is_none(), matches!(next, Some(None)));
+                if let Some(Some(chunk)) = next {
                     let chunk = chunk.map_err(StorageError::Body)?;
                     batch.extend_from_slice(&chunk);
                     if limit > 0 && offset + batch.len() as u64 > limit {
                         return Err(StorageError::TooLarge { limit });
                     }
                 }
-                if batch.len() >= WRITE_BATCH || (done && !batch.is_empty()) {
+                let flush = batch.len() >= WRITE_BATCH || paused || done;
+                if flush && !batch.is_empty() {
                     if let Some(previous) = in_flight.take() {
                         hasher = previous.await.map_err(std::io::Error::other)??;
                     }
@@ -403,14 +446,18 @@ impl Storage {
                     offset += full.len() as u64;
                     let (io, file) = (self.io.clone(), file.clone());
                     let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
+                    let reporter = reporter.clone();
                     in_flight = Some(tokio::spawn(async move {
-                        io.run(move || {
-                            h.update(&full);
-                            file.write_all_at(&full, at)?;
-                            Ok::<_, std::io::Error>(h)
-                        })
-                        .await?
-                        .map_err(StorageError::from)
+                        let written = file.clone();
+                        let h = io
+                            .run(move || {
+                                h.update(&full);
+                                written.write_all_at(&full, at)?;
+                                Ok::<_, std::io::Error>(h)
+                            })
+                            .await??;
+                        report(&reporter, &file, offset);
+                        Ok::<_, StorageError>(h)
                     }));
                 }
                 if done {
@@ -439,6 +486,17 @@ impl Storage {
                 Err(e)
             }
         }
+    }
+}
+
+/// Tell `reporter` that the first `bytes` bytes of `file` are written.
+fn report(reporter: &Reporter, file: &Arc<std::fs::File>, bytes: u64) {
+    if let Some((landing, size)) = reporter {
+        landing.send_replace(Landing::Writing {
+            file: file.clone(),
+            bytes,
+            size: *size,
+        });
     }
 }
 

@@ -1,14 +1,18 @@
-//! Copying one image from an upstream into storage: its manifest (verified against its digest),
-//! an index's children, the blobs each needs (streamed into storage, verified as they land,
-//! a few at a time), then the manifest under its tag — so a reader never sees a manifest
-//! whose blobs are missing. Referrers (signatures, SBOMs) follow an image that has them.
+//! Copying one image from an upstream into storage: its manifest (verified against its digest)
+//! and an index's children, announced to readers at once; the blobs each needs (streamed into
+//! storage, verified as they land, a few at a time, readable while they land); then the
+//! manifests, the one under its tag last — so storage never holds a manifest whose blobs are
+//! missing. Referrers (signatures, SBOMs) follow an image that has them.
 
+use super::arrivals::{self, Arrivals};
 use super::upstream::{read_small, Patience, Upstream, UpstreamError, MANIFEST_ACCEPT};
 use crate::oci::manifest;
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
-use crate::storage::{BodyError, PutManifest, Storage, StorageError};
+use crate::storage::{BodyError, Landing, ManifestBody, PutManifest, Storage, StorageError};
 use futures_util::{StreamExt, TryStreamExt};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use tokio::sync::{oneshot, watch};
 
 /// Blobs of one image fetched at once.
 const PARALLEL_BLOBS: usize = 4;
@@ -24,17 +28,26 @@ pub enum CopyError {
     /// Storing failed (a digest mismatch among others).
     #[error("storing the copy failed: {0}")]
     Storage(#[from] StorageError),
+    /// A blob the image needs did not arrive.
+    #[error("a blob did not arrive: {0}")]
+    Arrival(Arc<str>),
     /// The upstream's manifest is not one this registry stores.
     #[error("the upstream's manifest is refused: {0}")]
     Invalid(String),
 }
 
+/// Told an image's manifest as soon as it and every manifest it names are fetched.
+pub type Ready = Option<oneshot::Sender<ManifestBody>>;
+
 /// One repository's copy from its upstream name to its local name.
+#[derive(Clone)]
 pub struct Copy {
     /// The upstream.
     pub upstream: Arc<Upstream>,
     /// Local storage.
     pub storage: Arc<Storage>,
+    /// What is arriving from upstreams, shared with readers.
+    pub arrivals: Arc<Arrivals>,
     /// The local repository.
     pub local: RepoName,
     /// Its name upstream.
@@ -43,10 +56,24 @@ pub struct Copy {
     pub patience: Patience,
 }
 
+/// A manifest fetched and verified, with its blobs the repository lacks.
+struct Fetched {
+    reference: Reference,
+    body: ManifestBody,
+    content_type: Option<String>,
+    missing: Vec<Digest>,
+}
+
 impl Copy {
-    /// Copy the image `reference` names (and its referrers); returns its digest.
-    pub async fn image(&self, reference: &Reference) -> Result<Digest, CopyError> {
-        let digest = self.manifest(reference, 0).await?;
+    /// Copy the image `reference` names (and its referrers); returns its digest. `ready` is
+    /// told the manifest once it and the manifests it names are fetched: from then on they are
+    /// readable through the arrivals, while their blobs arrive.
+    pub async fn image(
+        &self,
+        reference: &Reference,
+        ready: &mut Ready,
+    ) -> Result<Digest, CopyError> {
+        let digest = self.manifest(reference, ready).await?;
         self.referrers(&digest).await;
         Ok(digest)
     }
@@ -101,51 +128,114 @@ impl Copy {
         Ok((body, digest, content_type))
     }
 
-    /// Copy one manifest with what it needs; returns its digest.
-    async fn manifest(&self, reference: &Reference, depth: usize) -> Result<Digest, CopyError> {
-        let (body, digest, content_type) = self.fetch_manifest(reference).await?;
-        let parsed =
-            manifest::parse(&body, content_type.as_deref()).map_err(|e| CopyError::Invalid(e.0))?;
+    /// Copy one manifest with what it needs (the manifests it names, then every blob, then the
+    /// manifests, the named one last); returns its digest.
+    async fn manifest(
+        &self,
+        reference: &Reference,
+        ready: &mut Ready,
+    ) -> Result<Digest, CopyError> {
+        let mut tree = Vec::new();
+        self.gather(reference, 0, &mut tree).await?;
+        let bodies: Vec<ManifestBody> = tree.iter().map(|f| f.body.clone()).collect();
+        self.arrivals.announce_manifests(&self.local, &bodies);
+        if let (Some(ready), Some(top)) = (ready.take(), bodies.last()) {
+            let _ = ready.send(top.clone());
+        }
+        let stored = self.store(tree).await;
+        self.arrivals.forget_manifests(&self.local, &bodies);
+        stored
+    }
+
+    /// Fetch the manifest `reference` and, first, the manifests it names that the repository
+    /// lacks, onto `tree`.
+    async fn gather(
+        &self,
+        reference: &Reference,
+        depth: usize,
+        tree: &mut Vec<Fetched>,
+    ) -> Result<(), CopyError> {
+        let (bytes, digest, content_type) = self.fetch_manifest(reference).await?;
+        let parsed = manifest::parse(&bytes, content_type.as_deref())
+            .map_err(|e| CopyError::Invalid(e.0))?;
         for child in &parsed.children {
             if depth >= MAX_DEPTH {
                 return Err(CopyError::Invalid("indexes nested too deep".into()));
             }
-            let known = self
-                .storage
-                .get_manifest(&self.local, &Reference::Digest(child.digest.clone()))
-                .await
-                .is_ok();
+            let gathered = tree.iter().any(|f| f.body.digest == child.digest);
+            let known = gathered
+                || self
+                    .storage
+                    .get_manifest(&self.local, &Reference::Digest(child.digest.clone()))
+                    .await
+                    .is_ok();
             if !known {
-                Box::pin(self.manifest(&Reference::Digest(child.digest.clone()), depth + 1))
-                    .await?;
+                let child = Reference::Digest(child.digest.clone());
+                Box::pin(self.gather(&child, depth + 1, tree)).await?;
             }
         }
         let mut missing = Vec::new();
-        for blob in &parsed.required_blobs {
-            if self.storage.blob_size(&self.local, blob).await.is_err() {
-                missing.push(blob.clone());
+        for blob in parsed.required_blobs {
+            if self.storage.blob_size(&self.local, &blob).await.is_err() {
+                missing.push(blob);
             }
         }
-        futures_util::stream::iter(missing)
+        tree.push(Fetched {
+            reference: reference.clone(),
+            body: ManifestBody {
+                bytes,
+                media_type: parsed.media_type,
+                digest,
+            },
+            content_type,
+            missing,
+        });
+        Ok(())
+    }
+
+    /// Store the blobs `tree` lacks, then its manifests in order; returns the last one's
+    /// digest — so a reader never sees a stored manifest whose blobs are missing.
+    async fn store(&self, tree: Vec<Fetched>) -> Result<Digest, CopyError> {
+        let blobs: BTreeSet<Digest> = tree.iter().flat_map(|f| f.missing.clone()).collect();
+        futures_util::stream::iter(blobs)
             .map(|blob| async move { self.blob(&blob).await })
             .buffer_unordered(PARALLEL_BLOBS)
             .try_collect::<Vec<()>>()
             .await?;
-        self.storage
-            .put_manifest(PutManifest {
-                name: &self.local,
-                reference,
-                extra_tags: &[],
-                body,
-                content_type: content_type.as_deref(),
-                expected: &[],
-            })
-            .await?;
-        Ok(digest)
+        let mut last = None;
+        for fetched in tree {
+            self.storage
+                .put_manifest(PutManifest {
+                    name: &self.local,
+                    reference: &fetched.reference,
+                    extra_tags: &[],
+                    body: fetched.body.bytes,
+                    content_type: fetched.content_type.as_deref(),
+                    expected: &[],
+                })
+                .await?;
+            last = Some(fetched.body.digest);
+        }
+        last.ok_or_else(|| CopyError::Invalid("no manifest".into()))
     }
 
-    /// Stream one blob into storage, which verifies its digest before keeping it.
+    /// Bring one blob into storage: the arrival under way, or a new one from this upstream.
     pub async fn blob(&self, digest: &Digest) -> Result<(), CopyError> {
+        let arriving = self
+            .arrivals
+            .fetch_blob(vec![self.clone()], digest)
+            .map_err(|e| CopyError::Arrival(e.to_string().into()))?;
+        arrivals::stored(arriving).await
+    }
+
+    /// Stream one blob from the upstream into storage, which verifies its digest before
+    /// keeping it, telling `landing` what lands. An upstream failure before the first byte is
+    /// returned without telling `landing`.
+    pub async fn land_blob(
+        &self,
+        digest: &Digest,
+        landing: &watch::Sender<Landing>,
+    ) -> Result<(), CopyError> {
         let response = self
             .upstream
             .get(
@@ -156,13 +246,13 @@ impl Copy {
                 self.patience,
             )
             .await?;
-        if let Some(len) = response.content_length() {
-            self.storage.check_blob_size(len)?;
-        }
+        let size = response.content_length();
         let body = response
             .bytes_stream()
             .map_err(|e| BodyError::Broken(format!("upstream: {}", crate::errors::describe(&e))));
-        self.storage.put_blob(&self.local, digest, body).await?;
+        self.storage
+            .put_blob_landing(&self.local, digest, size, body, landing)
+            .await?;
         Ok(())
     }
 
@@ -210,7 +300,7 @@ impl Copy {
             subject.hex()
         )));
         for reference in found {
-            match self.manifest(&reference, 0).await {
+            match self.manifest(&reference, &mut None).await {
                 Ok(_) | Err(CopyError::Upstream(UpstreamError::NotFound)) => {}
                 Err(e) => tracing::warn!(
                     repository = %self.local, %reference, error = %e,

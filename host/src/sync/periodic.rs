@@ -54,6 +54,7 @@ async fn once(sync: &Sync, index: usize) -> anyhow::Result<(usize, usize)> {
         let copy = Copy {
             upstream: upstream.clone(),
             storage: sync.storage.clone(),
+            arrivals: sync.arrivals.clone(),
             local,
             remote,
             patience: Patience::Background,
@@ -84,7 +85,7 @@ async fn mirror_tag(copy: &Copy, tag: &str) -> Result<bool, ()> {
             }
         }
     }
-    let result = copy.image(&reference).await.map(|_| ());
+    let result = copy.image(&reference, &mut None).await.map(|_| ());
     record(&copy.upstream.name, "periodic", &result);
     match result {
         Ok(()) => {

@@ -87,6 +87,16 @@ pub enum Patience {
     Background,
 }
 
+impl Patience {
+    /// The mode metrics and logs name: `on-demand` or `periodic`.
+    pub fn mode(self) -> &'static str {
+        match self {
+            Patience::Waiting => "on-demand",
+            Patience::Background => "periodic",
+        }
+    }
+}
+
 impl Upstream {
     /// A client for `config`, with the credentials `credentials` has for its hosts.
     pub fn new(config: &RegistryConfig, credentials: &CredentialsFile) -> anyhow::Result<Upstream> {
