@@ -66,7 +66,7 @@ struct RunArgs {
     decision: Option<PathBuf>,
     /// Run only these parts (comma-separated): `ceilings` (the overview), `startup`,
     /// `credentials` (manifest GET with every kind of credential), `scale` (costs at many tags
-    /// and repositories), and the
+    /// and repositories), `pull-through` (a first pull through the sync extension), and the
     /// workloads push-monolithic, push-chunked, pull, manifest-get, blob-head,
     /// small-sequential, small-concurrent, manifest-put. Default: everything.
     #[arg(long, value_delimiter = ',')]
@@ -82,6 +82,7 @@ struct Selection {
     startup: bool,
     credentials: bool,
     scale: bool,
+    pull_through: bool,
     workloads: Vec<Workload>,
     variants: Vec<Variant>,
 }
@@ -90,7 +91,14 @@ impl Selection {
     fn parse(only: &[String], variants: &[String]) -> anyhow::Result<Selection> {
         for part in only {
             anyhow::ensure!(
-                ["ceilings", "startup", "credentials", "scale"].contains(&part.as_str())
+                [
+                    "ceilings",
+                    "startup",
+                    "credentials",
+                    "scale",
+                    "pull-through"
+                ]
+                .contains(&part.as_str())
                     || Workload::ALL.iter().any(|w| w.id() == part),
                 "--only: unknown part {part:?}"
             );
@@ -109,6 +117,7 @@ impl Selection {
             startup: wanted("startup"),
             credentials: wanted("credentials"),
             scale: wanted("scale"),
+            pull_through: wanted("pull-through"),
             workloads: Workload::ALL
                 .into_iter()
                 .filter(|w| wanted(w.id()))
@@ -239,6 +248,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         workloads::scale::Scale::default()
     };
+    let pull_through = if selection.pull_through {
+        workloads::pull_through::measure(&bench).await?
+    } else {
+        workloads::pull_through::PullThrough::default()
+    };
     let startup = if selection.startup {
         workloads::startup::measure(&bench).await?
     } else {
@@ -254,6 +268,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             startup,
             credentials,
             scale,
+            pull_through,
             decision,
         },
     );

@@ -12,6 +12,7 @@ use crate::decision::Decision;
 use crate::params::Params;
 use crate::stats::ratio;
 use crate::workloads::credentials::Credentials;
+use crate::workloads::pull_through::PullThrough;
 use crate::workloads::scale::Scale;
 use crate::workloads::startup::Startup;
 use crate::workloads::{VariantResult, Workload, WorkloadResult, NO_CREDENTIALS};
@@ -122,6 +123,8 @@ pub struct Measurements {
     pub credentials: Credentials,
     /// Costs at many tags and repositories.
     pub scale: Scale,
+    /// A first pull through the pull-through cache.
+    pub pull_through: PullThrough,
     /// The per-decision WebAssembly cost.
     pub decision: Decision,
 }
@@ -136,7 +139,14 @@ pub fn build(machine: Machine, params: Params, measured: Measurements) -> Result
     portcullis_rows(&m.variants, &m.startup, &m.decision, &mut rows);
     credential_rows(&m.credentials, &mut rows);
     scale_rows(&m.scale, &mut rows);
-    let targets = targets::check(&m.variants, &m.credentials, &m.scale, &rows);
+    pull_through_rows(&m.pull_through, &mut rows);
+    let targets = targets::check(
+        &m.variants,
+        &m.credentials,
+        &m.scale,
+        &m.pull_through,
+        &rows,
+    );
     Results {
         finished_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -378,6 +388,37 @@ fn scale_rows(scale: &Scale, rows: &mut Vec<Row>) {
             scale.rss_kib.median / 1024.0,
         );
     }
+}
+
+fn pull_through_rows(pull: &PullThrough, rows: &mut Vec<Row>) {
+    if pull.direct_mib_s.samples.is_empty() {
+        return;
+    }
+    let section = "pull-through cache (distribution upstream)";
+    let size = pull.size_mib;
+    for (figure, value) in [
+        (
+            format!("{size:.0} MiB image from the upstream directly"),
+            &pull.direct_mib_s,
+        ),
+        (
+            format!("{size:.0} MiB image, first pull through the cache"),
+            &pull.first_mib_s,
+        ),
+        (
+            format!("{size:.0} MiB image, second pull (local)"),
+            &pull.second_mib_s,
+        ),
+    ] {
+        rows.push(solo(section, figure, "MiB/s", Better::Higher, value.median));
+    }
+    rows.push(solo(
+        section,
+        "first pull through the cache / direct pull".into(),
+        "ratio",
+        Better::Higher,
+        pull.first_over_direct(),
+    ));
 }
 
 fn portcullis_rows(

@@ -4,6 +4,7 @@
 use super::{authorized_ratio, credential_ratio, Row};
 use crate::registry::Variant;
 use crate::workloads::credentials::Credentials;
+use crate::workloads::pull_through::PullThrough;
 use crate::workloads::scale::Scale;
 use crate::workloads::{VariantResult, Workload};
 use serde::Serialize;
@@ -46,6 +47,7 @@ pub fn check(
     variants: &[VariantResult],
     credentials: &Credentials,
     scale: &Scale,
+    pull_through: &PullThrough,
     rows: &[Row],
 ) -> Vec<TargetCheck> {
     let mut checks = Vec::new();
@@ -162,6 +164,16 @@ pub fn check(
             measured_as: "s",
             threshold: 1.0,
             met: verdict(measured, false, 1.0),
+        });
+    }
+    if !pull_through.direct_mib_s.samples.is_empty() {
+        let measured = pull_through.first_over_direct();
+        checks.push(TargetCheck {
+            target: "pull-through: a first pull through the cache ≥ 80% of a direct pull".into(),
+            measured,
+            measured_as: "of a direct pull",
+            threshold: 0.8,
+            met: verdict(measured, true, 0.8),
         });
     }
     for kind in credentials

@@ -5,6 +5,7 @@
 pub mod credentials;
 pub mod fixture;
 mod measure;
+pub mod pull_through;
 pub mod scale;
 pub mod startup;
 

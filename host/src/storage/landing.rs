@@ -1,8 +1,8 @@
 //! A blob readable while it lands: whoever stores it ([`Storage::put_blob_landing`]) reports
 //! each stretch written to the staged file; readers ([`Storage::follow_landing`]) send what has
 //! landed and wait for more. Nothing is trusted until the whole blob is verified: a reader gets
-//! the last byte only once the blob is stored, and a failed blob ends every reader's stream
-//! with an error.
+//! the last byte only once the blob matches its digest, and a failed blob ends every reader's
+//! stream with an error.
 
 use super::{BodyError, Result, Storage, StorageError, Window};
 use crate::oci::{Digest, RepoName};
@@ -28,6 +28,13 @@ pub enum Landing {
         /// The size announced by the source, when it announced one.
         size: Option<u64>,
     },
+    /// All `bytes` bytes are written and match the digest; the blob is being made durable.
+    Verified {
+        /// The staged file.
+        file: Arc<std::fs::File>,
+        /// The blob's size.
+        bytes: u64,
+    },
     /// Verified and stored; `file` holds all `bytes` bytes.
     Stored {
         /// The blob's file.
@@ -44,7 +51,7 @@ impl Landing {
     pub fn size(&self) -> Option<u64> {
         match self {
             Landing::Writing { size, .. } => *size,
-            Landing::Stored { bytes, .. } => Some(*bytes),
+            Landing::Verified { bytes, .. } | Landing::Stored { bytes, .. } => Some(*bytes),
             Landing::Waiting | Landing::Failed(_) => None,
         }
     }
@@ -75,7 +82,9 @@ impl Storage {
         let written = landing.borrow().clone();
         let end = match &result {
             Ok(()) => match written {
-                Landing::Writing { file, bytes, .. } => Landing::Stored { file, bytes },
+                Landing::Writing { file, bytes, .. } | Landing::Verified { file, bytes } => {
+                    Landing::Stored { file, bytes }
+                }
                 // An empty blob writes nothing.
                 _ => match self.open_blob(name, digest).await {
                     Ok(blob) => Landing::Stored {
@@ -103,17 +112,19 @@ impl Storage {
             async move {
                 loop {
                     let now = landing.borrow_and_update().clone();
-                    let (file, landed, stored) = match now {
+                    let (file, landed, verified) = match now {
                         Landing::Waiting => (None, 0, false),
                         Landing::Writing { file, bytes, .. } => (Some(file), bytes, false),
-                        Landing::Stored { file, bytes } => (Some(file), bytes, true),
+                        Landing::Verified { file, bytes } | Landing::Stored { file, bytes } => {
+                            (Some(file), bytes, true)
+                        }
                         Landing::Failed(why) => {
                             return Err(std::io::Error::other(format!("blob not stored: {why}")))
                         }
                     };
-                    // The last byte waits for the verdict, so that no reader ever holds
-                    // the whole of a blob that fails verification.
-                    let readable = if stored {
+                    // The last byte waits for the digest's verdict, so that no reader ever
+                    // holds the whole of a blob that fails verification.
+                    let readable = if verified {
                         landed
                     } else {
                         landed.saturating_sub(1)
@@ -127,7 +138,7 @@ impl Storage {
                         };
                         return Ok(Some((bytes, (landing, offset + n as u64))));
                     }
-                    if stored {
+                    if verified {
                         return Ok(None);
                     }
                     if landing.changed().await.is_err() {

@@ -198,7 +198,7 @@ impl Storage {
             }
         }
         let before = (session.size, session.hasher.clone());
-        let written = self.append(&mut session, body, None).await?;
+        let written = self.append(&mut session, body, &None).await?;
         if let Some((first, last)) = range {
             if last.checked_sub(first).map(|l| l + 1) != Some(written) {
                 (session.size, session.hasher) = before;
@@ -246,7 +246,7 @@ impl Storage {
                 return Err(StorageError::RangeInvalid { size: session.size });
             }
         }
-        self.append(&mut session, body, reporter).await?;
+        self.append(&mut session, body, &reporter).await?;
         let path = session.path.clone();
         let sha256 = session
             .hasher
@@ -254,11 +254,16 @@ impl Storage {
             .filter(|_| digest.algorithm() == Algorithm::Sha256);
         let algorithm = digest.algorithm();
         let hashed = path.clone();
+        let streamed = sha256.map(Hasher::finish);
+        if streamed.as_ref() == Some(digest) {
+            // Readers may have the whole blob now; making it durable is storage's business.
+            verified(&reporter);
+        }
         // Hash (when the streamed hash does not apply) and fsync in one job.
         let actual = self
             .blocking(move || {
-                let actual = match sha256 {
-                    Some(hasher) => hasher.finish(),
+                let actual = match streamed {
+                    Some(actual) => actual,
                     None => hash_file(&hashed, algorithm)?,
                 };
                 std::fs::File::open(&hashed)?.sync_all()?;
@@ -384,7 +389,12 @@ impl Storage {
     /// is hashed and written by a job on the storage pool while the next one is received. On a
     /// body or disk error (or the size limit), the file and hash are restored. `reporter` is
     /// told each batch once it is written.
-    async fn append<S>(&self, session: &mut Session, mut body: S, reporter: Reporter) -> Result<u64>
+    async fn append<S>(
+        &self,
+        session: &mut Session,
+        mut body: S,
+        reporter: &Reporter,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
@@ -409,7 +419,7 @@ impl Storage {
         if let Some(h) = hasher {
             session.hasher = Some(h);
         }
-        report(&reporter, &file, session.size);
+        report(reporter, &file, session.size);
         let start = (session.size, session.hasher.clone());
         let limit = self.options.max_blob_size;
         let mut offset = session.size;
@@ -422,9 +432,27 @@ impl Storage {
         let outcome: Result<()> = async {
             loop {
                 // Followed by readers, what has arrived is written as soon as the source
-                // pauses, not only in whole batches. `None`: the source paused.
+                // pauses with the disk idle, not only in whole batches; while a write runs,
+                // what arrives gathers into the next batch. `None`: write now.
                 let next = if reporter.is_some() && !batch.is_empty() {
-                    body.next().now_or_never()
+                    match in_flight.as_mut() {
+                        Some(write) => {
+                            let written = tokio::select! {
+                                biased;
+                                chunk = body.next() => Err(chunk),
+                                written = write => Ok(written),
+                            };
+                            match written {
+                                Err(chunk) => Some(chunk),
+                                Ok(written) => {
+                                    in_flight = None;
+                                    hasher = written.map_err(std::io::Error::other)??;
+                                    None
+                                }
+                            }
+                        }
+                        None => body.next().now_or_never(),
+                    }
                 } else {
                     Some(body.next().await)
                 };
@@ -496,6 +524,20 @@ fn report(reporter: &Reporter, file: &Arc<std::fs::File>, bytes: u64) {
             file: file.clone(),
             bytes,
             size: *size,
+        });
+    }
+}
+
+/// Tell `reporter` that everything written is verified.
+fn verified(reporter: &Reporter) {
+    if let Some((landing, _)) = reporter {
+        landing.send_modify(|now| {
+            if let Landing::Writing { file, bytes, .. } = now {
+                *now = Landing::Verified {
+                    file: file.clone(),
+                    bytes: *bytes,
+                };
+            }
         });
     }
 }

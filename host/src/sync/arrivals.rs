@@ -121,7 +121,7 @@ pub async fn stored(mut arriving: watch::Receiver<Landing>) -> Result<(), CopyEr
         match &*arriving.borrow_and_update() {
             Landing::Stored { .. } => return Ok(()),
             Landing::Failed(why) => return Err(CopyError::Arrival(why.clone())),
-            Landing::Waiting | Landing::Writing { .. } => {}
+            Landing::Waiting | Landing::Writing { .. } | Landing::Verified { .. } => {}
         }
         if arriving.changed().await.is_err() {
             return Err(CopyError::Arrival("the blob's fetch ended".into()));
