@@ -10,7 +10,6 @@ use crate::oci::{Algorithm, Digest, Hasher, RepoName};
 use bytes::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -428,13 +427,15 @@ impl Storage {
             .take()
             .unwrap_or_else(|| Hasher::new(Algorithm::Sha256));
         let mut in_flight: Option<tokio::task::JoinHandle<Result<Hasher>>> = None;
-        let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
+        // The chunks as they came (no copy), and their length.
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batch_len = 0usize;
         let outcome: Result<()> = async {
             loop {
                 // Followed by readers, what has arrived is written as soon as the source
                 // pauses with the disk idle, not only in whole batches; while a write runs,
                 // what arrives gathers into the next batch. `None`: write now.
-                let next = if reporter.is_some() && !batch.is_empty() {
+                let next = if reporter.is_some() && batch_len > 0 {
                     match in_flight.as_mut() {
                         Some(write) => {
                             let written = tokio::select! {
@@ -459,19 +460,20 @@ impl Storage {
                 let (paused, done) = (next.is_none(), matches!(next, Some(None)));
                 if let Some(Some(chunk)) = next {
                     let chunk = chunk.map_err(StorageError::Body)?;
-                    batch.extend_from_slice(&chunk);
-                    if limit > 0 && offset + batch.len() as u64 > limit {
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    if limit > 0 && offset + batch_len as u64 > limit {
                         return Err(StorageError::TooLarge { limit });
                     }
                 }
-                let flush = batch.len() >= WRITE_BATCH || paused || done;
-                if flush && !batch.is_empty() {
+                let flush = batch_len >= WRITE_BATCH || paused || done;
+                if flush && batch_len > 0 {
                     if let Some(previous) = in_flight.take() {
                         hasher = previous.await.map_err(std::io::Error::other)??;
                     }
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+                    let full = std::mem::take(&mut batch);
                     let at = offset;
-                    offset += full.len() as u64;
+                    offset += std::mem::take(&mut batch_len) as u64;
                     let (io, file) = (self.io.clone(), file.clone());
                     let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
                     let reporter = reporter.clone();
@@ -479,8 +481,10 @@ impl Storage {
                         let written = file.clone();
                         let h = io
                             .run(move || {
-                                h.update(&full);
-                                written.write_all_at(&full, at)?;
+                                for chunk in &full {
+                                    h.update(chunk);
+                                }
+                                write_all_vectored_at(&written, &full, at)?;
                                 Ok::<_, std::io::Error>(h)
                             })
                             .await??;
@@ -515,6 +519,67 @@ impl Storage {
             }
         }
     }
+}
+
+/// Write `chunks` one after another at `at` in `file`, with as few calls as the kernel
+/// allows (no copy into one buffer).
+fn write_all_vectored_at(
+    file: &std::fs::File,
+    chunks: &[Bytes],
+    mut at: u64,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    /// Buffers per call (Linux's `IOV_MAX`).
+    const MAX_IOV: usize = 1024;
+    let mut rest: Vec<&[u8]> = chunks
+        .iter()
+        .map(|c| &c[..])
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut first = 0;
+    while first < rest.len() {
+        let iov: Vec<libc::iovec> = rest[first..]
+            .iter()
+            .take(MAX_IOV)
+            .map(|c| libc::iovec {
+                iov_base: c.as_ptr() as *mut libc::c_void,
+                iov_len: c.len(),
+            })
+            .collect();
+        // SAFETY: every iovec points into a live chunk of `rest`, which outlives the call;
+        // pwritev only reads them.
+        let n = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                iov.as_ptr(),
+                iov.len() as libc::c_int,
+                at as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let mut n = n as usize;
+        at += n as u64;
+        while n > 0 {
+            let len = rest[first].len();
+            if n >= len {
+                n -= len;
+                first += 1;
+            } else {
+                rest[first] = &rest[first][n..];
+                n = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Tell `reporter` that the first `bytes` bytes of `file` are written.
