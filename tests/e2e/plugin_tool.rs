@@ -151,7 +151,7 @@ fn run_an_authorizer_allows_and_denies() {
     let typo = run(r#"{"resource": {"repository": "a"}, "action": "read", "identity": {"user": "x"}}"#);
     assert!(!typo.ok);
     assert!(
-        typo.stderr.contains("request of authorize: identity: unknown field `user`"),
+        typo.stderr.contains("request of authorize: identity.user: unknown field `user`"),
         "{}",
         typo.stderr
     );

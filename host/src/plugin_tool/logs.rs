@@ -7,9 +7,9 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// One line a plugin said.
 #[derive(Clone, Debug, Serialize)]
@@ -33,7 +33,7 @@ static LINES: Mutex<Vec<LogLine>> = Mutex::new(Vec::new());
 /// Start capturing plugin lines for the rest of the process (the runtime's own events are
 /// dropped: the tool reports failures itself).
 pub fn capture() {
-    let _ = tracing_subscriber::registry().with(Capture).try_init();
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture));
 }
 
 /// The lines captured since the last call.
@@ -44,10 +44,19 @@ pub fn take() -> Vec<LogLine> {
 struct Capture;
 
 impl<S: Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != LOG_TARGET {
-            return;
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target() == LOG_TARGET {
+            Interest::always()
+        } else {
+            Interest::never()
         }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        metadata.target() == LOG_TARGET
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let mut line = Line::default();
         event.record(&mut line);
         if !line.fields.is_empty() {

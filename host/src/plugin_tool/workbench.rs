@@ -50,13 +50,17 @@ impl Workbench {
             .kv
             .clone()
             .unwrap_or_else(|| scratch.0.join("plugins.redb"));
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start an async runtime")?;
+        // Start the thread plugin calls run on, so that a call's time is not a thread's start.
+        let started = tokio.spawn_blocking(|| ());
+        tokio.block_on(started)?;
         Ok(Workbench {
             runtime: PluginRuntime::new(cache, &kv)?,
             options: options.clone(),
-            tokio: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start an async runtime")?,
+            tokio,
             _scratch: scratch,
         })
     }
