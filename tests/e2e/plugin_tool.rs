@@ -53,11 +53,18 @@ const IMMUTABLE_CONFIG: &str = r#"{"immutableTagPrefix": "v", "deleteGroup": "ma
 fn inspect_shows_world_contract_and_digest() {
     let path = default_plugin("access_control.wasm");
     let bytes = std::fs::read(&path).unwrap();
-    let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+    );
 
     let out = plugin(&["inspect", path.to_str().unwrap()]);
     assert!(out.ok, "{}", out.stderr);
-    assert!(out.stdout.contains("world:     authorizer-plugin"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("world:     authorizer-plugin"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains(&digest), "{}", out.stdout);
 
     let out = plugin(&["inspect", "--json", path.to_str().unwrap()]);
@@ -77,7 +84,11 @@ fn inspect_shows_world_contract_and_digest() {
         .iter()
         .any(|i| i.as_str().unwrap().starts_with("portcullis:plugin/log@")));
 
-    let keys = plugin(&["inspect", "--json", default_plugin("api_keys.wasm").to_str().unwrap()]);
+    let keys = plugin(&[
+        "inspect",
+        "--json",
+        default_plugin("api_keys.wasm").to_str().unwrap(),
+    ]);
     assert_eq!(json(&keys)["world"], "api-keys-plugin");
 }
 
@@ -89,8 +100,16 @@ fn check_accepts_a_good_config_and_refuses_a_bad_one_with_the_registrys_message(
     let path = path.to_str().unwrap();
     let good = plugin(&["check", path, "--config", IMMUTABLE_CONFIG]);
     assert!(good.ok, "{}{}", good.stdout, good.stderr);
-    assert!(good.stdout.contains("world authorizer-plugin"), "{}", good.stdout);
-    assert!(good.stdout.contains("authenticated-only true"), "{}", good.stdout);
+    assert!(
+        good.stdout.contains("world authorizer-plugin"),
+        "{}",
+        good.stdout
+    );
+    assert!(
+        good.stdout.contains("authenticated-only true"),
+        "{}",
+        good.stdout
+    );
 
     let bad = plugin(&["check", path, "--config", r#"{"immutableTagPrefix": ""}"#]);
     assert!(!bad.ok, "{}", bad.stdout);
@@ -106,9 +125,18 @@ fn check_accepts_a_good_config_and_refuses_a_bad_one_with_the_registrys_message(
 
 #[test]
 fn check_refuses_a_component_of_an_unsupported_contract() {
-    let out = plugin(&["check", fixture_plugin("old-contract-authenticator").to_str().unwrap()]);
+    let out = plugin(&[
+        "check",
+        fixture_plugin("old-contract-authenticator")
+            .to_str()
+            .unwrap(),
+    ]);
     assert!(!out.ok, "{}", out.stdout);
-    assert!(out.stderr.contains("but this registry implements"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("but this registry implements"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -118,7 +146,14 @@ fn run_an_authorizer_allows_and_denies() {
     };
     let path = path.to_str().unwrap();
     let run = |request: &str| {
-        plugin(&["run", path, "--config", IMMUTABLE_CONFIG, "--request", request])
+        plugin(&[
+            "run",
+            path,
+            "--config",
+            IMMUTABLE_CONFIG,
+            "--request",
+            request,
+        ])
     };
     let allowed = run(r#"{"resource": {"repository": "team/app"}, "action": "read"}"#);
     assert!(allowed.ok, "{}", allowed.stderr);
@@ -129,10 +164,14 @@ fn run_an_authorizer_allows_and_denies() {
     assert!(answer["micros"].as_u64().is_some(), "{answer}");
     // What the plugin logged from `configure`.
     assert!(
-        answer["logs"].as_array().unwrap().iter().any(|l| l["message"]
-            .as_str()
+        answer["logs"]
+            .as_array()
             .unwrap()
-            .contains("tags starting with \"v\" are immutable")),
+            .iter()
+            .any(|l| l["message"]
+                .as_str()
+                .unwrap()
+                .contains("tags starting with \"v\" are immutable")),
         "{answer}"
     );
 
@@ -148,10 +187,12 @@ fn run_an_authorizer_allows_and_denies() {
         "tag v1.0 is immutable (tags starting with \"v\" cannot be moved or deleted)"
     );
 
-    let typo = run(r#"{"resource": {"repository": "a"}, "action": "read", "identity": {"user": "x"}}"#);
+    let typo =
+        run(r#"{"resource": {"repository": "a"}, "action": "read", "identity": {"user": "x"}}"#);
     assert!(!typo.ok);
     assert!(
-        typo.stderr.contains("request of authorize: identity.user: unknown field `user`"),
+        typo.stderr
+            .contains("request of authorize: identity.user: unknown field `user`"),
         "{}",
         typo.stderr
     );
@@ -169,7 +210,8 @@ fn run_stops_a_looping_plugin_at_its_deadline() {
     ]);
     assert!(!out.ok, "{}", out.stdout);
     assert!(
-        out.stderr.contains("plugin hostile_authorizer: deadline exceeded"),
+        out.stderr
+            .contains("plugin hostile_authorizer: deadline exceeded"),
         "{}",
         out.stderr
     );
@@ -194,8 +236,8 @@ fn run_reports_what_a_plugin_prints() {
     assert_eq!(answer["decision"], "allow");
     let logs = answer["logs"].as_array().unwrap();
     assert!(
-        logs.iter().any(|l| l["message"]
-            == "stdout: hostile authorizer printing line 0 to stdout"),
+        logs.iter()
+            .any(|l| l["message"] == "stdout: hostile authorizer printing line 0 to stdout"),
         "{answer}"
     );
 }
@@ -209,8 +251,20 @@ fn test_runs_a_table_and_fails_with_a_diff() {
     // The example's own table passes.
     let passing = plugin(&["test", path, "examples/plugins/immutable-tags/cases.yaml"]);
     assert!(passing.ok, "{}{}", passing.stdout, passing.stderr);
-    assert!(passing.stdout.contains("ok    a release tag cannot be moved"), "{}", passing.stdout);
-    assert!(passing.stdout.contains("test result: ok. 8 passed; 0 failed"), "{}", passing.stdout);
+    assert!(
+        passing
+            .stdout
+            .contains("ok    a release tag cannot be moved"),
+        "{}",
+        passing.stdout
+    );
+    assert!(
+        passing
+            .stdout
+            .contains("test result: ok. 8 passed; 0 failed"),
+        "{}",
+        passing.stdout
+    );
 
     // A JSON table with one wrong expectation fails, naming the case and the field.
     let dir = tempfile::tempdir().unwrap();
@@ -238,7 +292,10 @@ fn test_runs_a_table_and_fails_with_a_diff() {
     assert!(out.contains("FAIL  moving v2 is allowed (wrong)"), "{out}");
     assert!(out.contains("- decision: \"allow\""), "{out}");
     assert!(out.contains("+ decision: \"deny\""), "{out}");
-    assert!(out.contains("test result: FAILED. 1 passed; 1 failed"), "{out}");
+    assert!(
+        out.contains("test result: FAILED. 1 passed; 1 failed"),
+        "{out}"
+    );
 }
 
 #[test]

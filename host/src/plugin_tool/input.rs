@@ -18,8 +18,8 @@ pub fn value_arg(what: &str, arg: &str) -> anyhow::Result<Value> {
 /// A JSON or YAML file: `.json`, `.yaml` and `.yml` pick the format, anything else is tried
 /// as JSON, then YAML.
 pub fn document(path: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -42,7 +42,10 @@ mod tests {
     fn inline_json_and_its_errors() {
         assert_eq!(value_arg("--config", r#"{"a":1}"#).unwrap()["a"], 1);
         let e = value_arg("--config", "{a").unwrap_err();
-        assert!(format!("{e:#}").contains("--config is not valid JSON"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("--config is not valid JSON"),
+            "{e:#}"
+        );
     }
 
     #[test]

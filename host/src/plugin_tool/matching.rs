@@ -80,6 +80,9 @@ mod tests {
         let failure = found.iter().find(|d| d.path == "failure").unwrap();
         assert_eq!(failure.actual, Value::Null);
         let text = render(&found);
-        assert!(text.contains("- decision: \"allow\"\n+ decision: \"deny\"\n"), "{text}");
+        assert!(
+            text.contains("- decision: \"allow\"\n+ decision: \"deny\"\n"),
+            "{text}"
+        );
     }
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 #[derive(Clone, Debug)]
 pub enum Request {
     /// For `authorize`.
-    Authorize(AccessRequest),
+    Authorize(Box<AccessRequest>),
     /// For `authenticate`.
     Authenticate(BasicCredentials),
     /// For `map-claims`.
@@ -41,7 +41,7 @@ impl Request {
         let what = format!("request of {}", function.name());
         Ok(match function {
             Function::Authorize => {
-                Request::Authorize(typed::<AccessRequestJson>(&what, value)?.into())
+                Request::Authorize(Box::new(typed::<AccessRequestJson>(&what, value)?.into()))
             }
             Function::Authenticate => {
                 let c: CredentialsJson = typed(&what, value)?;

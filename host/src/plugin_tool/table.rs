@@ -79,10 +79,7 @@ impl Case {
 
 /// Run `test`.
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
-    let table: Table = typed(
-        &args.cases.display().to_string(),
-        document(&args.cases)?,
-    )?;
+    let table: Table = typed(&args.cases.display().to_string(), document(&args.cases)?)?;
     let config = table.config.clone().unwrap_or(json!({})).to_string();
     let bench = Workbench::new(&args.options)?;
     let (world, _) = bench.shape(&args.file)?.require_world()?;

@@ -149,7 +149,11 @@ impl PluginRuntime {
 
     /// Compile `bytes` (or load the compiled form from the cache), as loading a plugin does,
     /// without checking the contract or instantiating: for looking at its exports and imports.
-    pub fn compile(&self, name: &str, bytes: &[u8]) -> anyhow::Result<wasmtime::component::Component> {
+    pub fn compile(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<wasmtime::component::Component> {
         self.engine.load(name, bytes)
     }
 
