@@ -313,3 +313,65 @@ fn test_names_a_bad_field_of_the_table() {
     assert!(out.stderr.contains("cases[0]"), "{}", out.stderr);
     assert!(out.stderr.contains("expected"), "{}", out.stderr);
 }
+
+#[test]
+fn run_an_api_keys_plugin_names_its_function_and_keeps_its_store_with_kv() {
+    let path = default_plugin("api_keys.wasm");
+    let path = path.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kv = dir.path().join("plugins.redb");
+    let kv = kv.to_str().unwrap();
+    // Four functions: which one is not guessed.
+    let ambiguous = plugin(&["run", path, "--request", "{}"]);
+    assert!(!ambiguous.ok);
+    assert!(
+        ambiguous.stderr.contains("several functions"),
+        "{}",
+        ambiguous.stderr
+    );
+
+    let created = plugin(&[
+        "run",
+        path,
+        "--kv",
+        kv,
+        "--function",
+        "create-key",
+        "--request",
+        r#"{"owner": {"username": "alice", "source": "htpasswd"}, "request": {"label": "ci", "scopes": ["ci/**:read"]}}"#,
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    let created = json(&created);
+    assert_eq!(created["decision"], "created");
+    let secret = created["secret"].as_str().unwrap();
+
+    let request = serde_json::json!({"username": "alice", "password": secret}).to_string();
+    let authenticated = plugin(&[
+        "run",
+        path,
+        "--kv",
+        kv,
+        "--function",
+        "authenticate",
+        "--request",
+        &request,
+    ]);
+    let authenticated = json(&authenticated);
+    assert_eq!(authenticated["decision"], "authenticated");
+    assert_eq!(authenticated["identity"]["username"], "alice");
+    assert_eq!(
+        authenticated["identity"]["scopes"][0]["repositories"],
+        "ci/**"
+    );
+
+    // Without --kv, every command starts with an empty store.
+    let fresh = plugin(&[
+        "run",
+        path,
+        "--function",
+        "list-keys",
+        "--request",
+        r#"{"owner": "alice"}"#,
+    ]);
+    assert_eq!(json(&fresh)["keys"], serde_json::json!([]));
+}

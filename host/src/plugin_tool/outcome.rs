@@ -1,16 +1,17 @@
 //! Asking a loaded plugin set for one decision, and the answer as the tool prints and compares
 //! it.
 
-use super::request::{IdentityJson, Request};
-use crate::plugins::model::{AuthnResult, Decision, Identity};
+use super::request::{IdentityJson, KeyInfoJson, Request};
+use crate::plugins::model::{AuthnResult, CreatedKey, Decision, Identity, KeyError};
 use crate::plugins::{CallError, PluginSet};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// The answer of one call. `decision` is `allow` or `deny` (authorize), `authenticated`,
 /// `not-mine` or `rejected` (authenticate; map-claims answers `authenticated` or `rejected`),
-/// or `failed` when the plugin gave no answer (a trap, its deadline, its memory cap…: the
-/// registry would deny the request).
+/// `created`, `invalid` or `not-created` (create-key), `keys` (list-keys), `revoked` or
+/// `not-found` (revoke-key), or `failed` when the plugin gave no answer (a trap, its
+/// deadline, its memory cap…: the registry would deny the request).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Outcome {
@@ -22,6 +23,15 @@ pub struct Outcome {
     /// The identity of an `authenticated`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityJson>,
+    /// The key of a `created`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyInfoJson>,
+    /// The secret of a `created` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The keys listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeyInfoJson>>,
     /// The kind of a `failed`: `trap`, `deadline`, `memory`, `contract`, `instantiate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<&'static str>,
@@ -38,6 +48,9 @@ impl Outcome {
             decision,
             reason,
             identity: None,
+            key: None,
+            secret: None,
+            keys: None,
             failure: None,
         }
     }
@@ -57,6 +70,20 @@ impl Outcome {
         Outcome {
             failure: Some(kind),
             ..Outcome::plain("failed", Some(error.to_string()))
+        }
+    }
+}
+
+impl From<Result<CreatedKey, KeyError>> for Outcome {
+    fn from(r: Result<CreatedKey, KeyError>) -> Outcome {
+        match r {
+            Ok(created) => Outcome {
+                key: Some(created.info.into()),
+                secret: Some(created.secret),
+                ..Outcome::plain("created", None)
+            },
+            Err(KeyError::Invalid(reason)) => Outcome::plain("invalid", Some(reason)),
+            Err(KeyError::Failed(reason)) => Outcome::plain("not-created", Some(reason)),
         }
     }
 }
@@ -100,6 +127,24 @@ pub async fn decide(set: &PluginSet, request: &Request) -> anyhow::Result<(Outco
                 Ok(identity) => Outcome::identity(identity),
                 Err(reason) => Outcome::plain("rejected", Some(reason)),
             })
+        }
+        Request::CreateKey { owner, request } => {
+            let plugin = set.keys.as_ref().ok_or_else(missing)?;
+            plugin.create_key(owner, request).await.map(Outcome::from)
+        }
+        Request::ListKeys { owner } => {
+            let plugin = set.keys.as_ref().ok_or_else(missing)?;
+            plugin.list_keys(owner).await.map(|keys| Outcome {
+                keys: Some(keys.into_iter().map(Into::into).collect()),
+                ..Outcome::plain("keys", None)
+            })
+        }
+        Request::RevokeKey { owner, id } => {
+            let plugin = set.keys.as_ref().ok_or_else(missing)?;
+            plugin
+                .revoke_key(owner, id)
+                .await
+                .map(|revoked| Outcome::plain(if revoked { "revoked" } else { "not-found" }, None))
         }
     };
     let elapsed = started.elapsed();

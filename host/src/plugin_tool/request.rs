@@ -10,11 +10,15 @@
 //!   anonymous request; `resource` may also be `"metrics"`.
 //! - `authenticate` (`basic-credentials`): `{"username": "alice", "password": "secret"}`.
 //! - `map-claims`: `{"issuer": "https://issuer.example", "claims": {"sub": "…"}}`.
+//! - `create-key`: `{"owner": <identity>, "request": {"label": "ci", "scopes": ["ci/**:read"],
+//!   "expires-at-ms": null, "creator-ua": "curl"}}` (all of `request` optional but `label`).
+//! - `list-keys`: `{"owner": "alice"}`; `revoke-key`: `{"owner": "alice", "id": "…"}`.
 
 use super::input::typed;
 use super::world::Function;
 use crate::plugins::model::{
-    AccessRequest, Action, BasicCredentials, Identity, RequestContext, Resource, Scope,
+    AccessRequest, Action, BasicCredentials, Identity, KeyInfo, KeyRequest, RequestContext,
+    Resource, Scope,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +36,25 @@ pub enum Request {
         issuer: String,
         /// The claims, a JSON object.
         claims: String,
+    },
+    /// For `create-key`.
+    CreateKey {
+        /// Who the key is for.
+        owner: Box<Identity>,
+        /// What was asked.
+        request: KeyRequest,
+    },
+    /// For `list-keys`.
+    ListKeys {
+        /// Whose keys.
+        owner: String,
+    },
+    /// For `revoke-key`.
+    RevokeKey {
+        /// Whose key.
+        owner: String,
+        /// Which key.
+        id: String,
     },
 }
 
@@ -55,6 +78,29 @@ impl Request {
                 Request::MapClaims {
                     issuer: m.issuer,
                     claims: json_text(m.claims),
+                }
+            }
+            Function::CreateKey => {
+                let c: CreateKeyJson = typed(&what, value)?;
+                Request::CreateKey {
+                    owner: Box::new(c.owner.into()),
+                    request: KeyRequest {
+                        label: c.request.label,
+                        scopes: c.request.scopes,
+                        expires_at_ms: c.request.expires_at_ms,
+                        creator_ua: c.request.creator_ua,
+                    },
+                }
+            }
+            Function::ListKeys => {
+                let l: ListKeysJson = typed(&what, value)?;
+                Request::ListKeys { owner: l.owner }
+            }
+            Function::RevokeKey => {
+                let r: RevokeKeyJson = typed(&what, value)?;
+                Request::RevokeKey {
+                    owner: r.owner,
+                    id: r.id,
                 }
             }
         })
@@ -272,6 +318,76 @@ struct MapClaimsJson {
     claims: Value,
 }
 
+/// The arguments of `key-manager.create`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CreateKeyJson {
+    owner: IdentityJson,
+    request: KeyRequestJson,
+}
+
+/// WIT `key-request`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KeyRequestJson {
+    label: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_at_ms: Option<u64>,
+    #[serde(default)]
+    creator_ua: String,
+}
+
+/// The argument of `key-manager.list`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ListKeysJson {
+    owner: String,
+}
+
+/// The arguments of `key-manager.revoke`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RevokeKeyJson {
+    owner: String,
+    id: String,
+}
+
+/// WIT `key-info`, as the tool prints it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KeyInfoJson {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// Creation, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Expiry, ms since the Unix epoch.
+    pub expires_at_ms: Option<u64>,
+    /// Last use, ms since the Unix epoch.
+    pub last_used_ms: Option<u64>,
+    /// The creating request's `User-Agent`.
+    pub creator_ua: String,
+}
+
+impl From<KeyInfo> for KeyInfoJson {
+    fn from(k: KeyInfo) -> KeyInfoJson {
+        KeyInfoJson {
+            id: k.id,
+            label: k.label,
+            scopes: k.scopes,
+            created_at_ms: k.created_at_ms,
+            expires_at_ms: k.expires_at_ms,
+            last_used_ms: k.last_used_ms,
+            creator_ua: k.creator_ua,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +445,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field `password`"), "{e}");
+        let e = Request::parse(
+            Function::CreateKey,
+            json!({"owner": {"username": "a"}, "request": {}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("request of create-key: request: missing field `label`"),
+            "{e}"
+        );
     }
 }

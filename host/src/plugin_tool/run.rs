@@ -30,12 +30,18 @@ The request mirrors the WIT records of wit/plugin.wit, field names in kebab-case
     {\"username\": \"alice\", \"password\": \"secret\"}
   map-claims:
     {\"issuer\": \"https://token.example\", \"claims\": {\"sub\": \"repo:org/app\"}}
+  create-key, list-keys, revoke-key (api-keys-plugin; --function is then required):
+    {\"owner\": {\"username\": \"alice\"}, \"request\": {\"label\": \"ci\", \"scopes\": [\"ci/**:read\"],
+                                           \"expires-at-ms\": null, \"creator-ua\": \"curl\"}}
+    {\"owner\": \"alice\"}
+    {\"owner\": \"alice\", \"id\": \"…\"}
 
 Defaults: identity groups [], source \"test\"; context a plain-HTTP GET from 127.0.0.1, now.
 
 The answer: {\"plugin\", \"world\", \"function\", \"decision\" (allow, deny, authenticated,
-not-mine, rejected, or failed when the plugin gave no answer), \"reason\", \"identity\",
-\"failure\" (trap, deadline, memory…), \"micros\", \"logs\": [{\"level\", \"message\"}]}.
+not-mine, rejected, created, invalid, not-created, keys, revoked, not-found, or failed when
+the plugin gave no answer), \"reason\", \"identity\", \"key\", \"secret\", \"keys\", \"failure\"
+(trap, deadline, memory…), \"micros\", \"logs\": [{\"level\", \"message\"}]}.
 The exit status is non-zero when the plugin failed (the registry would deny the request).";
 
 /// Arguments of `run`.
@@ -51,7 +57,8 @@ pub struct RunArgs {
     /// The request: JSON inline, or @FILE naming a JSON or YAML file (shapes: see --help).
     #[arg(long, value_name = "JSON|@FILE")]
     request: String,
-    /// The function to call (default: the decision function of the component's world).
+    /// The function to call (default: the only one of the component's world; required for an
+    /// API-key plugin).
     #[arg(long, value_enum)]
     function: Option<Function>,
     #[command(flatten)]

@@ -30,8 +30,28 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The format of CASES, shown by `portcullis plugin test --help`.
+const CASES_HELP: &str = "\
+CASES (YAML or JSON, by extension):
+
+  config: {immutableTagPrefix: v}   # the plugin's configuration (default {})
+  cases:
+    - name: a release tag cannot move
+      function: authorize           # optional: the world's only function
+      request: {resource: {repository: team/app}, action: update, reference: v1.0}
+      expect: {decision: deny, reason: 'tag v1.0 is immutable'}
+    - name: reads are allowed
+      request: {resource: {repository: team/app}, action: read}
+      expect: allow                 # short for {decision: allow}
+
+A request is what `portcullis plugin run --request` takes (see its --help). `expect` names only
+the fields of the answer that matter, at any depth (e.g. {decision: authenticated, identity:
+{username: alice}}); lists and values compare exactly. A failing case prints a diff (- expected,
++ actual), the whole answer and the plugin's log lines; the exit status is then non-zero.";
+
 /// Arguments of `test`.
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = CASES_HELP)]
 pub struct TestArgs {
     /// The component: a path to a `.wasm` file.
     #[arg(value_parser = PluginFile::parse, value_name = "FILE")]

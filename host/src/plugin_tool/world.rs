@@ -30,6 +30,12 @@ pub enum Function {
     Authorize,
     /// `claim-mapper.map-claims`: verified token claims to an identity.
     MapClaims,
+    /// `key-manager.create`: issue an API key to an owner.
+    CreateKey,
+    /// `key-manager.list`: the keys of an owner.
+    ListKeys,
+    /// `key-manager.revoke`: revoke one of an owner's keys.
+    RevokeKey,
 }
 
 impl Function {
@@ -39,6 +45,9 @@ impl Function {
             Function::Authenticate => "authenticate",
             Function::Authorize => "authorize",
             Function::MapClaims => "map-claims",
+            Function::CreateKey => "create-key",
+            Function::ListKeys => "list-keys",
+            Function::RevokeKey => "revoke-key",
         }
     }
 }
@@ -133,17 +142,23 @@ impl World {
         }
     }
 
-    /// The decision functions of the world.
+    /// The functions of the world the tool can call.
     pub fn functions(self) -> &'static [Function] {
         match self {
-            World::ApiKeys | World::Authenticator => &[Function::Authenticate],
+            World::ApiKeys => &[
+                Function::Authenticate,
+                Function::CreateKey,
+                Function::ListKeys,
+                Function::RevokeKey,
+            ],
+            World::Authenticator => &[Function::Authenticate],
             World::ClaimMapper => &[Function::MapClaims],
             World::Authorizer => &[Function::Authorize],
         }
     }
 
-    /// The function to call: `wanted` if the world has it, else the world's only decision
-    /// function; an error names the functions the world has.
+    /// The function to call: `wanted` if the world has it, else the world's only function; an
+    /// error names the functions the world has.
     pub fn function(self, wanted: Option<Function>) -> anyhow::Result<Function> {
         let names = || {
             self.functions()
@@ -162,7 +177,7 @@ impl World {
             ),
             (None, [only]) => Ok(*only),
             (None, _) => anyhow::bail!(
-                "world {} has several decision functions ({}): choose one with `function`",
+                "world {} has several functions ({}): name one (--function, or a case's `function`)",
                 self.name(),
                 names()
             ),
@@ -206,5 +221,11 @@ mod tests {
             .function(Some(Function::MapClaims))
             .unwrap_err();
         assert!(e.to_string().contains("has no function map-claims"), "{e}");
+        let e = World::ApiKeys.function(None).unwrap_err();
+        assert!(e.to_string().contains("create-key"), "{e}");
+        assert_eq!(
+            World::ApiKeys.function(Some(Function::ListKeys)).unwrap(),
+            Function::ListKeys
+        );
     }
 }
