@@ -28,6 +28,7 @@ pub fn default_limits(deadline: Duration) -> Limits {
         queue_timeout: crate::plugins::QUEUE_TIMEOUT,
     }
 }
+
 /// How long a verified credential is remembered.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 

@@ -17,7 +17,7 @@ pub struct CheckArgs {
     /// The plugin's configuration (what the registry's `plugins.<slot>.config` holds): JSON
     /// inline, or @FILE naming a JSON or YAML file.
     #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
-    pub config: String,
+    config: String,
     #[command(flatten)]
     options: RuntimeOptions,
 }
