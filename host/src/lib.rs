@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod oci;
 pub mod oidc;
+pub mod plugin_tool;
 pub mod plugins;
 pub mod pool;
 pub mod server;

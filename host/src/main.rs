@@ -28,11 +28,18 @@ enum Command {
         /// zot-format configuration file (JSON or YAML).
         config: PathBuf,
     },
+    /// The plugin author's offline tool: inspect, check, run and test a plugin component
+    /// without a registry.
+    Plugin {
+        #[command(subcommand)]
+        command: portcullis::plugin_tool::PluginCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Plugin { command } => portcullis::plugin_tool::main(command),
         Command::Verify { config } => match config::load_and_validate(&config).and_then(|c| {
             portcullis::server::verify_plugins(&c)
                 .map_err(|e| config::ConfigError(format!("{e:#}")))

@@ -25,13 +25,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parse configuration text: `extension` `json`, `yaml` or `yml` picks the format; any other
 /// (or none) tries JSON, then YAML.
 pub fn from_text(text: &str, extension: Option<&str>) -> Result<Config, ConfigError> {
-    let value = match extension {
+    from_value(parse_document(text, extension).map_err(ConfigError)?)
+}
+
+/// Parse a JSON or YAML document: `extension` `json`, `yaml` or `yml` picks the format; any
+/// other (or none) tries JSON, then YAML. The error says which format failed and why.
+pub fn parse_document(text: &str, extension: Option<&str>) -> Result<Value, String> {
+    match extension {
         Some("json") => parse_json(text),
         Some("yaml" | "yml") => parse_yaml(text),
         _ => parse_json(text).or_else(|_| parse_yaml(text)),
     }
-    .map_err(ConfigError)?;
-    from_value(value)
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {

@@ -9,7 +9,7 @@ pub mod secrets;
 pub mod sync;
 mod validate;
 
-pub use load::{from_text, from_value, ConfigError};
+pub use load::{from_text, from_value, parse_document, ConfigError};
 pub use model::Config;
 pub use validate::validate;
 

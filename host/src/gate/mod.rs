@@ -19,7 +19,10 @@ mod throttle;
 pub use caller::Caller;
 pub use credentials::CredentialKey;
 pub use reload::watch;
-pub use settings::{gate_config, GateConfig, Reading, Settings};
+pub use settings::{
+    default_limits, gate_config, GateConfig, Reading, Settings, AUTHENTICATOR_DEADLINE,
+    AUTHORIZER_DEADLINE, MEMORY_LIMIT,
+};
 
 pub use crate::plugins::model::{Action, Identity, RequestContext};
 

@@ -10,12 +10,25 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Default deadline of an authenticator call (password hashing is slow by design).
-const AUTHENTICATOR_DEADLINE: Duration = Duration::from_secs(2);
-/// Default deadline of an authorizer call.
-const AUTHORIZER_DEADLINE: Duration = Duration::from_millis(250);
+/// Default deadline of an authenticator (and key manager) call (password hashing is slow by
+/// design).
+pub const AUTHENTICATOR_DEADLINE: Duration = Duration::from_secs(2);
+/// Default deadline of an authorizer (and claim mapper) call.
+pub const AUTHORIZER_DEADLINE: Duration = Duration::from_millis(250);
 /// Default memory cap of a plugin instance.
-const MEMORY_LIMIT: usize = 128 << 20;
+pub const MEMORY_LIMIT: usize = 128 << 20;
+
+/// The limits of a plugin whose configuration sets none, with the slot's default `deadline`.
+pub fn default_limits(deadline: Duration) -> Limits {
+    Limits {
+        deadline,
+        memory: MEMORY_LIMIT,
+        reuse: true,
+        concurrency: crate::plugins::CONCURRENCY,
+        queue_timeout: crate::plugins::QUEUE_TIMEOUT,
+    }
+}
+
 /// How long a verified credential is remembered.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 
@@ -102,23 +115,24 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
     let log_per_second = plugins
         .loglinespersecond
         .unwrap_or(crate::plugins::LINES_PER_SECOND);
-    let default_limits = |deadline: Duration| Limits {
-        deadline: plugins
-            .timeoutms
-            .map(Duration::from_millis)
-            .unwrap_or(deadline),
-        memory: plugins
-            .memorylimitmb
-            .map(|mb| (mb as usize) << 20)
-            .unwrap_or(MEMORY_LIMIT),
-        reuse: true,
-        concurrency: plugins
-            .maxconcurrency
-            .unwrap_or(crate::plugins::CONCURRENCY),
-        queue_timeout: plugins
-            .queuetimeoutms
-            .map(Duration::from_millis)
-            .unwrap_or(crate::plugins::QUEUE_TIMEOUT),
+    let default_limits = |deadline: Duration| {
+        let defaults = default_limits(deadline);
+        Limits {
+            deadline: plugins
+                .timeoutms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.deadline),
+            memory: plugins
+                .memorylimitmb
+                .map(|mb| (mb as usize) << 20)
+                .unwrap_or(defaults.memory),
+            reuse: defaults.reuse,
+            concurrency: plugins.maxconcurrency.unwrap_or(defaults.concurrency),
+            queue_timeout: plugins
+                .queuetimeoutms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.queue_timeout),
+        }
     };
     let spec_of = |name: &str, source: Source, config: String, limits: Limits| PluginSpec {
         name: name.to_owned(),

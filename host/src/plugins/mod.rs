@@ -12,9 +12,9 @@ mod plugin;
 mod roles;
 mod state;
 
-pub use bindings::ContractVersion;
+pub use bindings::{ContractVersion, CONTRACT_PACKAGE};
 pub use plugin::{
-    CallError, FailureKind, Limits, Plugin, PluginFailure, CONCURRENCY, QUEUE_TIMEOUT,
+    CallError, FailureKind, Limits, Plugin, PluginFailure, Role, CONCURRENCY, QUEUE_TIMEOUT,
 };
 pub use roles::{Authn, Authz, Claims, Keys};
 
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
-pub use output::LINES_PER_SECOND;
+pub use output::{LINES_PER_SECOND, LOG_TARGET};
 
 /// The default plugins, embedded at build time.
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
@@ -140,6 +140,21 @@ impl PluginRuntime {
         let kv = kv::KvStore::open(kv_path)
             .with_context(|| format!("cannot open plugin store {}", kv_path.display()))?;
         Ok(PluginRuntime { engine, linker, kv })
+    }
+
+    /// The wasmtime engine every plugin runs on.
+    pub fn engine(&self) -> &wasmtime::Engine {
+        self.engine.engine()
+    }
+
+    /// Compile `bytes` (or load the compiled form from the cache), as loading a plugin does,
+    /// without checking the contract or instantiating: for looking at its exports and imports.
+    pub fn compile(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<wasmtime::component::Component> {
+        self.engine.load(name, bytes)
     }
 
     /// Load one plugin of role `R`.

@@ -11,6 +11,9 @@ use std::time::Instant;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+/// The `tracing` target of every line a plugin says (its `log` calls, stdout and stderr, and
+/// the count of lines suppressed over its budget).
+pub const LOG_TARGET: &str = module_path!();
 /// Default `plugins.logLinesPerSecond`.
 pub const LINES_PER_SECOND: u32 = 20;
 /// Lines a plugin may log at once before the rate applies.
@@ -63,6 +66,7 @@ impl LogBudget {
         let plugin = &*self.plugin;
         if suppressed > 0 {
             tracing::warn!(
+                target: LOG_TARGET,
                 plugin,
                 suppressed,
                 "plugin log lines suppressed (over its budget)"
@@ -70,11 +74,11 @@ impl LogBudget {
         }
         let line = cut(line);
         match level {
-            tracing::Level::TRACE => tracing::trace!(plugin, "{line}"),
-            tracing::Level::DEBUG => tracing::debug!(plugin, "{line}"),
-            tracing::Level::INFO => tracing::info!(plugin, "{line}"),
-            tracing::Level::WARN => tracing::warn!(plugin, "{line}"),
-            _ => tracing::error!(plugin, "{line}"),
+            tracing::Level::TRACE => tracing::trace!(target: LOG_TARGET, plugin, "{line}"),
+            tracing::Level::DEBUG => tracing::debug!(target: LOG_TARGET, plugin, "{line}"),
+            tracing::Level::INFO => tracing::info!(target: LOG_TARGET, plugin, "{line}"),
+            tracing::Level::WARN => tracing::warn!(target: LOG_TARGET, plugin, "{line}"),
+            _ => tracing::error!(target: LOG_TARGET, plugin, "{line}"),
         }
     }
 }
