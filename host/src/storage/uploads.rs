@@ -477,19 +477,24 @@ impl Storage {
                     let (io, file) = (self.io.clone(), file.clone());
                     let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
                     let reporter = reporter.clone();
+                    // The batch is written and hashed at once, by two jobs.
                     in_flight = Some(tokio::spawn(async move {
-                        let written = file.clone();
-                        let h = io
-                            .run(move || {
-                                for chunk in &full {
-                                    h.update(chunk);
-                                }
-                                write_all_vectored_at(&written, &full, at)?;
-                                Ok::<_, std::io::Error>(h)
-                            })
-                            .await??;
-                        report(&reporter, &file, offset);
-                        Ok::<_, StorageError>(h)
+                        let (written, hashed) = (file.clone(), full.clone());
+                        let write = async {
+                            io.run(move || write_all_vectored_at(&written, &full, at))
+                                .await??;
+                            report(&reporter, &file, offset);
+                            Ok::<_, StorageError>(())
+                        };
+                        let hash = io.run(move || {
+                            for chunk in &hashed {
+                                h.update(chunk);
+                            }
+                            h
+                        });
+                        let (write, hash) = tokio::join!(write, hash);
+                        write?;
+                        Ok::<_, StorageError>(hash?)
                     }));
                 }
                 if done {
