@@ -53,6 +53,7 @@ impl Default for Metrics {
             "Images and blobs copied from upstream registries, by upstream, mode and outcome",
             crate::sync::COPIES.clone(),
         );
+        crate::plugins::metrics::register(&mut registry);
         Metrics {
             registry,
             requests,

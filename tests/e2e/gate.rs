@@ -895,3 +895,119 @@ fn anonymous_only_policies_without_authentication() {
     assert!(r.headers().contains_key("WWW-Authenticate"));
     assert_eq!(anon.get("/v2/public/app/tags/list"), 200);
 }
+
+/// The value of the first sample of `metric` whose labels include every one of `labels`.
+fn sample(metrics: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn plugin_metrics_count_calls_by_plugin_function_and_outcome() {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let config = setup.config(json!({
+        "http": {"auth": {"htpasswd": {"path": file}},
+                 "accessControl": {"repositories": {"**": {"defaultPolicy": ["read", "create"]}},
+                                   "metrics": {"anonymousPolicy": ["read"]}}},
+        "plugins": {"authenticators": [
+            {"path": fixture_plugin("hostile-authenticator"), "name": "looper", "timeoutMs": 200},
+            {"builtin": "htpasswd"},
+        ]},
+        "extensions": {"metrics": {"enable": true}},
+    }));
+    let reg = setup.start(config);
+    let (digest, _) = seed(&reg, "ok/repo", "v1", "x");
+    let c = client();
+    let status = |method: reqwest::Method, path: &str, user: &str| {
+        c.request(method, reg.at(path))
+            .basic_auth(user, Some(password(user)))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        status(reqwest::Method::GET, "/v2/ok/repo/manifests/v1", "alice"),
+        200
+    );
+    let delete = format!("/v2/ok/repo/manifests/{digest}");
+    assert_eq!(status(reqwest::Method::DELETE, &delete, "alice"), 403);
+    let looped = c
+        .get(reg.at("/v2/ok/repo/manifests/v1"))
+        .basic_auth("loop", Some("x"))
+        .send()
+        .unwrap();
+    assert_eq!(looped.status(), 401);
+
+    let metrics = c.get(reg.at("/metrics")).send().unwrap().text().unwrap();
+    let calls = "portcullis_plugin_calls_total";
+    for labels in [
+        [
+            ("plugin", "looper"),
+            ("function", "authenticate"),
+            ("outcome", "deadline"),
+        ],
+        [
+            ("plugin", "looper"),
+            ("function", "authenticate"),
+            ("outcome", "not-mine"),
+        ],
+        [
+            ("plugin", "htpasswd"),
+            ("function", "authenticate"),
+            ("outcome", "authenticated"),
+        ],
+        [
+            ("plugin", "access-control"),
+            ("function", "authorize"),
+            ("outcome", "allow"),
+        ],
+        [
+            ("plugin", "access-control"),
+            ("function", "authorize"),
+            ("outcome", "deny"),
+        ],
+    ] {
+        assert!(
+            sample(&metrics, calls, &labels).is_some_and(|n| n >= 1.0),
+            "{labels:?} in {metrics}"
+        );
+    }
+    let latency = "portcullis_plugin_call_duration_seconds_count";
+    assert!(
+        sample(
+            &metrics,
+            latency,
+            &[("plugin", "looper"), ("function", "authenticate")]
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "portcullis_plugin_instances_in_use",
+            &[("plugin", "looper")]
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "portcullis_plugin_loads_total",
+            &[("plugin", "looper")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+}

@@ -61,6 +61,7 @@ impl PluginEngine {
             match unsafe { Component::deserialize_file(&self.engine, &cached) } {
                 Ok(component) => {
                     tracing::debug!(plugin = name, path = %cached.display(), "loaded compiled plugin from cache");
+                    super::metrics::loaded(name, "cache");
                     return Ok(component);
                 }
                 Err(e) => {
@@ -80,6 +81,7 @@ impl PluginEngine {
         if let Err(e) = crate::fsutil::write_atomic(&cached, &compiled) {
             tracing::warn!(plugin = name, error = %e, "cannot cache compiled plugin");
         }
+        super::metrics::loaded(name, "compiled");
         // SAFETY: `compiled` was produced just now by this engine.
         Ok(unsafe { Component::deserialize(&self.engine, &compiled) }?)
     }

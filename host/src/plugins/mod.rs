@@ -6,6 +6,7 @@ mod bindings;
 mod contract;
 mod engine;
 pub mod kv;
+pub mod metrics;
 pub mod model;
 mod output;
 mod plugin;

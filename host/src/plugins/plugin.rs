@@ -13,6 +13,7 @@ use super::bindings::ContractVersion;
 use super::contract;
 use super::engine::{PluginEngine, EPOCH_TICK};
 use super::kv::KvNamespace;
+use super::metrics::{self, Outcome};
 use super::output::LogBudget;
 use super::state::PluginState;
 use crate::pool::{BlockingPool, PoolError};
@@ -258,7 +259,9 @@ impl<R: Role> Plugin<R> {
         warm.store.data_mut().begin_call(self.limits.deadline);
         warm.store.set_epoch_deadline(self.deadline_ticks());
         let started = std::time::Instant::now();
+        let busy = metrics::in_use(&self.name);
         let result = f(&warm.instance, &mut warm.store);
+        drop(busy);
         // A call that outlived its deadline in a host call (a cut sleep) answered too late.
         let overran =
             warm.store.data().overran() || started.elapsed() > self.limits.deadline + EPOCH_TICK;
@@ -284,8 +287,25 @@ impl<R: Role> Plugin<R> {
         }
     }
 
-    /// Run `f` on a warm instance, on the plugin's bounded pool.
-    pub async fn call<T: Send + 'static>(
+    /// Run `f` (the world's `function`) on a warm instance, on the plugin's bounded pool;
+    /// counted in the plugin's metrics with its outcome and time.
+    pub async fn call<T: Outcome + Send + 'static>(
+        self: &Arc<Self>,
+        function: &'static str,
+        f: impl FnOnce(&R::Instance, &mut Store<PluginState>) -> wasmtime::Result<T> + Send + 'static,
+    ) -> Result<T, CallError> {
+        let started = std::time::Instant::now();
+        let result = self.call_on_pool(f).await;
+        let outcome = match &result {
+            Ok(answer) => answer.outcome(),
+            Err(CallError::Failed(failure)) => failure.kind.label(),
+            Err(CallError::Unavailable(_)) => "busy",
+        };
+        metrics::call(&self.name, function, outcome, started.elapsed());
+        result
+    }
+
+    async fn call_on_pool<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&R::Instance, &mut Store<PluginState>) -> wasmtime::Result<T> + Send + 'static,
     ) -> Result<T, CallError> {

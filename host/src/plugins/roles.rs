@@ -121,7 +121,7 @@ impl Plugin<Authn> {
         credentials: &BasicCredentials,
     ) -> Result<AuthnResult, CallError> {
         let credentials = credentials.clone();
-        self.call(move |i, store| match i {
+        self.call("authenticate", move |i, store| match i {
             AuthnInstance::V0_1(p) => p
                 .portcullis_plugin_authenticator()
                 .call_authenticate(store, &(&credentials).into())
@@ -142,7 +142,7 @@ impl Plugin<Authz> {
         request: &AccessRequest,
     ) -> Result<Decision, CallError> {
         let request = request.clone();
-        self.call(move |i, store| match i {
+        self.call("authorize", move |i, store| match i {
             AuthzInstance::V0_1(p) => p
                 .portcullis_plugin_authorizer()
                 .call_authorize(store, &(&request).into())
@@ -165,7 +165,7 @@ impl Plugin<Authz> {
         let identity = identity.cloned();
         let offered = repositories.clone();
         let kept = self
-            .call(move |i, store| match i {
+            .call("filter-catalog", move |i, store| match i {
                 AuthzInstance::V0_1(p) => p.portcullis_plugin_authorizer().call_filter_catalog(
                     store,
                     identity.as_ref().map(Into::into).as_ref(),
@@ -195,7 +195,7 @@ impl Plugin<Authz> {
         identity: &Identity,
     ) -> Result<Vec<String>, CallError> {
         let identity = identity.clone();
-        self.call(move |i, store| match i {
+        self.call("effective-groups", move |i, store| match i {
             AuthzInstance::V0_1(_) => Ok(identity.groups.clone()),
             AuthzInstance::V0_2(p) => p
                 .portcullis_plugin_authorizer()
@@ -225,7 +225,7 @@ impl Plugin<Keys> {
         request: &KeyRequest,
     ) -> Result<Result<CreatedKey, KeyError>, CallError> {
         let (owner, request) = (owner.clone(), request.clone());
-        self.call(move |i, store| match i {
+        self.call("create", move |i, store| match i {
             KeysInstance::V0_2(p) => p
                 .portcullis_plugin_key_manager()
                 .call_create(store, &(&owner).into(), &(&request).into())
@@ -237,7 +237,7 @@ impl Plugin<Keys> {
     /// The keys of `owner`.
     pub async fn list_keys(self: &Arc<Self>, owner: &str) -> Result<Vec<KeyInfo>, CallError> {
         let owner = owner.to_owned();
-        self.call(move |i, store| match i {
+        self.call("list", move |i, store| match i {
             KeysInstance::V0_2(p) => p
                 .portcullis_plugin_key_manager()
                 .call_list(store, &owner)
@@ -249,7 +249,7 @@ impl Plugin<Keys> {
     /// Revoke one of `owner`'s keys; false when there is no such key.
     pub async fn revoke_key(self: &Arc<Self>, owner: &str, id: &str) -> Result<bool, CallError> {
         let (owner, id) = (owner.to_owned(), id.to_owned());
-        self.call(move |i, store| match i {
+        self.call("revoke", move |i, store| match i {
             KeysInstance::V0_2(p) => p
                 .portcullis_plugin_key_manager()
                 .call_revoke(store, &owner, &id),
@@ -260,7 +260,7 @@ impl Plugin<Keys> {
     /// Tell the plugin what a sign-in asserted about its owner.
     pub async fn record_sign_in(self: &Arc<Self>, owner: &Identity) -> Result<(), CallError> {
         let owner = owner.clone();
-        self.call(move |i, store| match i {
+        self.call("record-sign-in", move |i, store| match i {
             KeysInstance::V0_2(p) => p
                 .portcullis_plugin_key_manager()
                 .call_record_sign_in(store, &(&owner).into()),
@@ -277,7 +277,7 @@ impl Plugin<Claims> {
         claims: &str,
     ) -> Result<Result<Identity, String>, CallError> {
         let (issuer, claims) = (issuer.to_owned(), claims.to_owned());
-        self.call(move |i, store| match i {
+        self.call("map-claims", move |i, store| match i {
             ClaimsInstance::V0_2(p) => p
                 .portcullis_plugin_claim_mapper()
                 .call_map_claims(store, &issuer, &claims)
