@@ -1011,3 +1011,83 @@ fn plugin_metrics_count_calls_by_plugin_function_and_outcome() {
         "{metrics}"
     );
 }
+
+#[test]
+fn decisions_are_logged_as_json_lines_rotated_by_size() {
+    let setup = Setup::new();
+    let file = setup.path().join("htpasswd");
+    std::fs::write(&file, htpasswd(&USERS)).unwrap();
+    let log = setup.path().join("logs").join("decisions.log");
+    let config = setup.config(json!({
+        "http": {"auth": {"htpasswd": {"path": file}},
+                 "accessControl": {"repositories": {"**": {"defaultPolicy": ["read", "create"]}}}},
+        "log": {"decisions": {"path": log, "maxSizeMb": 0.004, "keep": 2}},
+    }));
+    let reg = setup.start(config);
+    let (digest, _) = seed(&reg, "ok/repo", "v1", "x");
+    let c = client();
+    let delete = c
+        .delete(reg.at(&format!("/v2/ok/repo/manifests/{digest}")))
+        .basic_auth("alice", Some(password("alice")))
+        .send()
+        .unwrap();
+    assert_eq!(delete.status(), 403);
+    let read = |p: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let denied = loop {
+        let found = read(&log).into_iter().find(|l| l["decision"] == "deny");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no denial logged");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(denied["identity"], "alice");
+    assert_eq!(denied["action"], "delete");
+    assert_eq!(denied["reference"], digest.as_str());
+    assert!(
+        denied["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{denied}"
+    );
+    let rotated = |n: u32| log.with_file_name(format!("decisions.log.{n}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Each read is one more line; 4 KB holds a dozen or so.
+    while !rotated(2).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the decision log never rotated twice"
+        );
+        let r = c
+            .get(reg.at("/v2/ok/repo/manifests/v1"))
+            .basic_auth("alice", Some(password("alice")))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(!rotated(3).exists(), "only two rotated files are kept");
+    let lines: Vec<Value> = [rotated(2), rotated(1), log.clone()]
+        .iter()
+        .flat_map(|p| read(p))
+        .collect();
+    let allowed = lines
+        .iter()
+        .find(|l| l["decision"] == "allow" && l["action"] == "read")
+        .unwrap_or_else(|| panic!("no allowed read in {lines:?}"));
+    assert_eq!(allowed["identity"], "alice");
+    assert_eq!(allowed["repository"], "ok/repo");
+    assert_eq!(allowed["reference"], "v1");
+    assert_eq!(allowed["plugin"], "access-control");
+    assert!(
+        allowed["timestamp"].is_string() && allowed["latency_us"].is_u64(),
+        "{allowed}"
+    );
+    for line in &lines {
+        assert!(!line.to_string().contains(password("alice")), "{line}");
+    }
+}

@@ -195,6 +195,9 @@ pub struct LogConfig {
     /// A file to write an audit line for every mutating request to.
     #[serde(default)]
     pub audit: Option<PathBuf>,
+    /// The decision log (a Portcullis addition): one JSON line per access decision.
+    #[serde(default)]
+    pub decisions: Option<DecisionLogConfig>,
 }
 
 impl Default for LogConfig {
@@ -203,8 +206,31 @@ impl Default for LogConfig {
             level: default_level(),
             output: None,
             audit: None,
+            decisions: None,
         }
     }
+}
+
+/// `log.decisions`: where access decisions are logged, rotated by size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub struct DecisionLogConfig {
+    /// The file; rotated files take the suffixes `.1` (newest) to `.<keep>`.
+    pub path: PathBuf,
+    /// Size at which the file is rotated, in MB (default 100).
+    #[serde(default = "default_decision_log_mb")]
+    pub maxsizemb: f64,
+    /// Rotated files kept (default 5).
+    #[serde(default = "default_decision_log_keep")]
+    pub keep: u32,
+}
+
+fn default_decision_log_mb() -> f64 {
+    100.0
+}
+
+fn default_decision_log_keep() -> u32 {
+    5
 }
 
 fn default_level() -> String {

@@ -62,12 +62,52 @@ impl Caller {
         self.identity().map(|i| i.username.as_str())
     }
 
+    /// Decide one access, and put it in the decision log.
     async fn decide(
         &self,
         resource: Resource,
         action: Action,
         reference: Option<String>,
     ) -> Result<Decision, Refusal> {
+        let started = std::time::Instant::now();
+        let logged = (resource.clone(), reference.clone());
+        let (decision, by) = self.decision(resource, action, reference).await?;
+        let (resource, reference) = logged;
+        let identity = self.identity();
+        let (verdict, reason) = match &decision {
+            Decision::Allow => ("allow", ""),
+            Decision::Deny(reason) => ("deny", reason.as_str()),
+        };
+        tracing::info!(
+            target: crate::logging::DECISIONS,
+            identity = identity.map_or("", |i| i.username.as_str()),
+            source = identity.map_or("anonymous", |i| i.source.as_str()),
+            repository = match &resource {
+                Resource::Repository(name) => name.as_str(),
+                Resource::Metrics => "",
+            },
+            resource = match &resource {
+                Resource::Repository(_) => "repository",
+                Resource::Metrics => "metrics",
+            },
+            action = %action,
+            reference = reference.as_deref().unwrap_or(""),
+            plugin = by,
+            decision = verdict,
+            reason,
+            latency_us = started.elapsed().as_micros() as u64,
+        );
+        Ok(decision)
+    }
+
+    /// The decision on one access, and what made it: the authorizer plugin's name, or
+    /// `docker-token`, `api-key-scopes` or `no-authorizer`.
+    async fn decision(
+        &self,
+        resource: Resource,
+        action: Action,
+        reference: Option<String>,
+    ) -> Result<(Decision, &str), Refusal> {
         let identity = self.identity();
         if let Some(grants) = self.admission.as_ref().and_then(|a| a.docker.as_ref()) {
             // A Docker token is its own authorization (zot, distribution).
@@ -75,22 +115,22 @@ impl Caller {
                 (Resource::Repository(name), Some(verb)) => grants.allows(name, verb),
                 _ => false,
             };
-            return Ok(match allowed {
+            let decision = match allowed {
                 true => Decision::Allow,
                 false => Decision::Deny(format!("the token does not grant {action} here")),
-            });
+            };
+            return Ok((decision, "docker-token"));
         }
         let in_scope = match &resource {
             Resource::Repository(name) => scopes::allow(identity, name, action),
             Resource::Metrics => !scopes::restricted(identity),
         };
         if !in_scope {
-            return Ok(Decision::Deny(format!(
-                "the API key's scopes do not allow {action} here"
-            )));
+            let reason = format!("the API key's scopes do not allow {action} here");
+            return Ok((Decision::Deny(reason), "api-key-scopes"));
         }
         let Some(authorizer) = &self.generation.plugins.authorizer else {
-            return Ok(Decision::Allow);
+            return Ok((Decision::Allow, "no-authorizer"));
         };
         let request = AccessRequest {
             identity: identity.cloned(),
@@ -104,11 +144,12 @@ impl Caller {
                 .and_then(|a| a.claims.as_deref())
                 .map(str::to_owned),
         };
-        match authorizer.authorize(&request).await {
-            Ok(decision) => Ok(decision),
-            Err(CallError::Unavailable(_)) => Err(unavailable()),
-            Err(CallError::Failed(_)) => Ok(Decision::Deny("the access decision failed".into())),
-        }
+        let decision = match authorizer.authorize(&request).await {
+            Ok(decision) => decision,
+            Err(CallError::Unavailable(_)) => return Err(unavailable()),
+            Err(CallError::Failed(_)) => Decision::Deny("the access decision failed".into()),
+        };
+        Ok((decision, authorizer.name()))
     }
 
     /// Allow the request only if every access is allowed.

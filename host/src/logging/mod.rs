@@ -1,5 +1,9 @@
 //! Logging: human-readable lines on stdout, or JSON lines in `log.output`; audit records as
-//! JSON lines in `log.audit`.
+//! JSON lines in `log.audit`; access decisions as JSON lines in `log.decisions`, rotated by
+//! size. Every file is written by a background thread through a bounded, lossy queue, so a
+//! slow disk never holds a request.
+
+mod rotating;
 
 use crate::config::model::LogConfig;
 use std::path::Path;
@@ -7,6 +11,9 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::Layer;
+
+/// The tracing target of access decisions (see [`crate::gate`]).
+pub const DECISIONS: &str = "decision";
 
 /// Keeps the background log writers alive; drop it at exit to flush.
 pub struct LogGuards(#[allow(dead_code)] Vec<WorkerGuard>);
@@ -26,6 +33,11 @@ pub fn init(config: &LogConfig) -> anyhow::Result<LogGuards> {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new(&level))
             .add_directive("audit=off".parse().expect("a valid directive"))
+            .add_directive(
+                format!("{DECISIONS}=off")
+                    .parse()
+                    .expect("a valid directive"),
+            )
     };
     let mut guards = Vec::new();
     let main: Box<dyn Layer<_> + Send + Sync> = match &config.output {
@@ -60,9 +72,30 @@ pub fn init(config: &LogConfig) -> anyhow::Result<LogGuards> {
         }
         None => None,
     };
+    let decisions = match &config.decisions {
+        Some(log) => {
+            let max_bytes = (log.maxsizemb * 1e6).max(1.0) as u64;
+            let file = rotating::RotatingFile::open(&log.path, max_bytes, log.keep)?;
+            let (writer, guard) = tracing_appender::non_blocking(file);
+            guards.push(guard);
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_target(false)
+                    .with_level(false)
+                    .with_writer(writer)
+                    .with_filter(Targets::new().with_target(DECISIONS, LevelFilter::INFO)),
+            )
+        }
+        None => None,
+    };
     tracing_subscriber::registry()
         .with(main)
         .with(audit)
+        .with(decisions)
         .try_init()?;
     Ok(LogGuards(guards))
 }
