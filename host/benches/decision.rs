@@ -1,7 +1,10 @@
 //! Per-decision cost of the default authorizer plugin, on a warm instance and on a fresh
 //! instance per call, plus the cost of an htpasswd check — each as a request pays it: through
-//! the plugin's bounded call pool, off the async workers. Run: `cargo bench -p portcullis
-//! --bench decision`. Prints one line per figure and writes `target/bench/decision.json`.
+//! the plugin's bounded call pool, off the async workers — and the same warm and fresh costs
+//! of each example plugin (Rust, Python, JavaScript, C) that `examples/plugins/build` built
+//! under `target/example-plugins` (an example not built is skipped, and said so). Run: `cargo
+//! bench -p portcullis --bench decision`. Prints one line per figure and writes
+//! `target/bench/decision.json`.
 
 use portcullis::plugins::kv::KvLimits;
 use portcullis::plugins::model::{
@@ -28,6 +31,44 @@ fn access_control() -> serde_json::Value {
         "repositories": repositories,
         "adminPolicy": {"users": ["admin"], "actions": ["read", "create", "update", "delete"]},
     }})
+}
+
+/// A default plugin's source.
+fn embedded(name: &str) -> Source {
+    Source::Builtin(builtin(name).expect("embedded plugin"))
+}
+
+/// Median over five rounds of the mean time per call, each round about a third of a second.
+fn measure_adaptive(mut f: impl FnMut()) -> Duration {
+    let started = Instant::now();
+    f();
+    let once = started.elapsed().max(Duration::from_nanos(100));
+    let iterations = (Duration::from_millis(300).as_nanos() / once.as_nanos()).clamp(3, 100_000);
+    measure(5, iterations as u32, f)
+}
+
+/// The example plugins: file name, whether it authorizes (else it authenticates), config.
+fn examples() -> Vec<(&'static str, bool, serde_json::Value)> {
+    use sha2::Digest as _;
+    let alice = hex::encode(sha2::Sha256::digest(b"alice-pw"));
+    vec![
+        (
+            "immutable-tags",
+            true,
+            json!({"immutableTagPrefix": "v", "deleteGroup": "maintainers"}),
+        ),
+        ("user-namespaces", true, json!({})),
+        (
+            "read-only-prefixes",
+            true,
+            json!({"readOnly": ["mirror/", "base/"]}),
+        ),
+        (
+            "static-passwords",
+            false,
+            json!({"users": {"alice": {"sha256": alice, "groups": ["devs"]}}}),
+        ),
+    ]
 }
 
 /// Median over `rounds` of the mean time per call of `iterations` calls.
@@ -59,9 +100,9 @@ fn main() -> anyhow::Result<()> {
         concurrency: portcullis::plugins::CONCURRENCY,
         queue_timeout: Duration::from_secs(5),
     };
-    let spec = |name: &str, config: String, reuse| PluginSpec {
+    let spec = |name: &str, source: Source, config: String, reuse| PluginSpec {
         name: name.into(),
-        source: Source::Builtin(builtin(name).expect("embedded plugin")),
+        source,
         config,
         limits: limits(reuse),
         kv: KvLimits::default(),
@@ -77,8 +118,12 @@ fn main() -> anyhow::Result<()> {
     };
     let mut results = serde_json::Map::new();
     for (reuse, label, iterations) in [(true, "warm", 100_000), (false, "fresh", 2_000)] {
-        let plugin =
-            runtime.load::<Authz>(&spec("access-control", access_control().to_string(), reuse))?;
+        let plugin = runtime.load::<Authz>(&spec(
+            "access-control",
+            embedded("access-control"),
+            access_control().to_string(),
+            reuse,
+        ))?;
         let per_call = measure(5, iterations, || {
             let decision = rt.block_on(plugin.authorize(&request)).expect("decision");
             std::hint::black_box(decision);
@@ -98,6 +143,7 @@ fn main() -> anyhow::Result<()> {
     );
     let authn = runtime.load::<Authn>(&spec(
         "htpasswd",
+        embedded("htpasswd"),
         json!({"htpasswd": htpasswd}).to_string(),
         true,
     ))?;
@@ -119,6 +165,45 @@ fn main() -> anyhow::Result<()> {
         "htpasswd_bcrypt10_ms".into(),
         json!(per_check.as_secs_f64() * 1e3),
     );
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/example-plugins");
+    for (name, authorizes, config) in examples() {
+        let path = built.join(format!("{name}.wasm"));
+        if !path.exists() {
+            println!("example {name}: not built (examples/plugins/build {name}), skipped");
+            continue;
+        }
+        for (reuse, label) in [(true, "warm"), (false, "fresh")] {
+            let spec = spec(name, Source::File(path.clone()), config.to_string(), reuse);
+            let per_call = if authorizes {
+                let plugin = runtime.load::<Authz>(&spec)?;
+                measure_adaptive(|| {
+                    std::hint::black_box(
+                        rt.block_on(plugin.authorize(&request)).expect("decision"),
+                    );
+                })
+            } else {
+                let plugin = runtime.load::<Authn>(&spec)?;
+                let credentials = BasicCredentials {
+                    username: "alice".into(),
+                    password: "alice-pw".into(),
+                };
+                measure_adaptive(|| {
+                    std::hint::black_box(
+                        rt.block_on(plugin.authenticate(&credentials))
+                            .expect("verdict"),
+                    );
+                })
+            };
+            println!(
+                "example {name}, {label} instance: {:.2} µs",
+                per_call.as_secs_f64() * 1e6
+            );
+            results.insert(
+                format!("example {name} {label}_us"),
+                json!(per_call.as_secs_f64() * 1e6),
+            );
+        }
+    }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
