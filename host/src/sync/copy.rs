@@ -18,6 +18,9 @@ use tokio::sync::{oneshot, watch};
 const PARALLEL_BLOBS: usize = 4;
 /// How deep indexes may nest (an index of indexes of images is two).
 const MAX_DEPTH: usize = 3;
+/// The most manifest bytes one image (an index and every manifest it names) may have: they are
+/// held in memory until its blobs are stored.
+const MAX_TREE_BYTES: usize = 64 << 20;
 
 /// Why a copy failed.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +159,13 @@ impl Copy {
         tree: &mut Vec<Fetched>,
     ) -> Result<(), CopyError> {
         let (bytes, digest, content_type) = self.fetch_manifest(reference).await?;
+        let held: usize = tree.iter().map(|f| f.body.bytes.len()).sum();
+        if held + bytes.len() > MAX_TREE_BYTES {
+            return Err(CopyError::Invalid(format!(
+                "its manifests exceed {} MiB",
+                MAX_TREE_BYTES >> 20
+            )));
+        }
         let parsed = manifest::parse(&bytes, content_type.as_deref())
             .map_err(|e| CopyError::Invalid(e.0))?;
         for child in &parsed.children {
