@@ -56,9 +56,14 @@ pub struct PluginRef {
     /// A default plugin: `htpasswd` or `accessControl`.
     #[serde(default)]
     pub builtin: Option<String>,
-    /// Path of a `.wasm` component.
+    /// Path of a `.wasm` component, or `oci://host[:port]/repository@sha256:…`: a plugin
+    /// published to a registry, pinned by digest (a tag alone is refused: it can move).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// For an `oci://` path: check the registry's TLS certificate (default true); false also
+    /// allows plain HTTP, for a local registry.
+    #[serde(default)]
+    pub tlsverify: Option<bool>,
     /// Name used in logs and as the key-value namespace (default: the file stem or builtin).
     #[serde(default)]
     pub name: Option<String>,

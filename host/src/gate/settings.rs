@@ -4,7 +4,7 @@
 use crate::config::plugins::PluginRef;
 use crate::config::Config;
 use crate::plugins::kv::KvLimits;
-use crate::plugins::{builtin, Limits, PluginSpec, SetSpec, Source};
+use crate::plugins::{builtin, oci, Limits, PluginSpec, SetSpec, Source};
 use anyhow::Context;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -330,6 +330,21 @@ fn spec(
             };
             let name = r.name.clone().unwrap_or(key);
             Ok(spec_of(&name, Source::Builtin(bytes), config, limits))
+        }
+        (None, Some(path)) if path.to_str().is_some_and(|p| p.starts_with(oci::SCHEME)) => {
+            let text = path.to_str().unwrap_or_default();
+            let reference = oci::PluginReference::parse(text).map_err(|e| anyhow::anyhow!(e))?;
+            reference.require_digest().map_err(|e| anyhow::anyhow!(e))?;
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| reference.repository.as_str().replace('/', "-"));
+            let config = r.config.clone().unwrap_or(json!({})).to_string();
+            let source = Source::Oci {
+                reference,
+                insecure: !r.tlsverify.unwrap_or(true),
+            };
+            Ok(spec_of(&name, source, config, limits))
         }
         (None, Some(path)) => {
             watched.push(path.clone());
