@@ -3,7 +3,7 @@
 //! configuration change, refusing tags and wrong digests.
 
 use portcullis_tests::oci::{image_manifest, push_blob, sha256};
-use portcullis_tests::{binary, client, fixture_plugin, Registry, Setup};
+use portcullis_tests::{binary, client, fixture_plugin, start_gated, Registry, Setup};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -251,15 +251,22 @@ fn a_registry_loads_a_plugin_by_digest_and_swaps_it() {
     assert!(!tag_is_immutable(&reg, "v3.0"));
 }
 
-/// `portcullis verify` on a configuration whose authorizer is `path`.
-fn verify(path: &str) -> Output {
+/// `portcullis verify` on a configuration whose authorizer is `path`, with `extra` merged into
+/// its `plugins` section.
+fn verify_with(path: &str, extra: Value) -> Output {
     let setup = Setup::new();
-    let config = setup.config(json!({
+    let mut config = setup.config(json!({
         "plugins": {"authorizer": {"path": path, "tlsVerify": false, "config": {"pattern": "v"}}}
     }));
+    portcullis_tests::merge(&mut config["plugins"], extra);
     let file = setup.path().join("config.json");
     std::fs::write(&file, serde_json::to_vec(&config).unwrap()).unwrap();
     portcullis(&["verify", file.to_str().unwrap()])
+}
+
+/// `portcullis verify` on a configuration whose authorizer is `path`.
+fn verify(path: &str) -> Output {
+    verify_with(path, json!({}))
 }
 
 #[test]
@@ -281,4 +288,54 @@ fn a_tag_without_digest_or_a_wrong_digest_is_refused() {
     let out = verify(&wrong_digest(&pinned));
     assert!(!out.ok);
     assert!(out.stderr.contains("not found"), "{}", out.stderr);
+}
+
+#[test]
+fn credentials_reach_a_registry_that_requires_them() {
+    let store = start_gated(
+        &[("alice", "alice-pw")],
+        json!({"repositories": {"**": {"policies": [{"users": ["alice"], "actions": ["read", "create", "update"]}]}}}),
+        json!({}),
+    );
+    let reference = format!("{}/plugins/immutable:v1", store.host);
+    let file = authorizer();
+    let anonymous = portcullis(&[
+        "plugin",
+        "push",
+        file.to_str().unwrap(),
+        &reference,
+        "--tls-verify=false",
+    ]);
+    assert!(!anonymous.ok, "{}", anonymous.stdout);
+    assert!(anonymous.stderr.contains("refused"), "{}", anonymous.stderr);
+    let out = portcullis(&[
+        "plugin",
+        "push",
+        file.to_str().unwrap(),
+        &reference,
+        "--tls-verify=false",
+        "--creds",
+        "alice:alice-pw",
+    ]);
+    assert!(out.ok, "{}", out.stderr);
+    let pinned = out.stdout.trim().to_owned();
+
+    // The registry pulls with `plugins.credentialsFile`, and is refused without it.
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        json!({ &store.host: {"username": "alice", "password": "alice-pw"} }).to_string(),
+    )
+    .unwrap();
+    let out = verify_with(&pinned, json!({"credentialsFile": creds}));
+    assert!(out.ok, "{}", out.stderr);
+    // (Another cache directory: the pulled component is in the shared one now, and a digest
+    // in the cache is not pulled again.)
+    let out = verify_with(
+        &pinned,
+        json!({"cacheDirectory": dir.path().join("empty-cache")}),
+    );
+    assert!(!out.ok);
+    assert!(out.stderr.contains("refused"), "{}", out.stderr);
 }

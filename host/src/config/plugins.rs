@@ -29,6 +29,10 @@ pub struct PluginsConfig {
     /// Default per-instance memory cap, in MiB.
     #[serde(default)]
     pub memorylimitmb: Option<u64>,
+    /// For `oci://` plugin paths: a JSON file mapping a registry host (`host[:port]`) to
+    /// `{username, password}`, as `extensions.sync.credentialsFile` (default: anonymous).
+    #[serde(default)]
+    pub credentialsfile: Option<String>,
     /// Directory for compiled components (default `<rootDirectory>/_portcullis/plugin-cache`).
     #[serde(default)]
     pub cachedirectory: Option<PathBuf>,

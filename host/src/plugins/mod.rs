@@ -56,6 +56,8 @@ pub enum Source {
         reference: oci::PluginReference,
         /// Skip TLS certificate checks and allow plain HTTP (a local registry).
         insecure: bool,
+        /// Credentials for its registry; none: anonymous.
+        credentials: Option<crate::sync::upstream::Credentials>,
     },
 }
 
@@ -187,10 +189,11 @@ impl PluginRuntime {
             Source::Oci {
                 reference,
                 insecure,
+                credentials,
             } => {
                 let access = oci::Access {
                     insecure: *insecure,
-                    credentials: None,
+                    credentials: credentials.clone(),
                 };
                 owned = oci::fetch(&self.pulled, reference, &access)
                     .with_context(|| format!("plugin {}", spec.name))?;

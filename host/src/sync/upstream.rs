@@ -28,6 +28,12 @@ const ON_DEMAND_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// `credentialsFile`: upstream host (`host` or `host:port`) → credentials.
 pub type CredentialsFile = BTreeMap<String, Credentials>;
 
+/// Read a credentials file (`host[:port]` → `{username, password}`); `what` names it in errors.
+pub fn read_credentials_file(path: &str, what: &str) -> anyhow::Result<CredentialsFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{what} {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what} {path}: {e}"))
+}
+
 /// A user name and password for one upstream host.
 #[derive(Clone, Deserialize)]
 pub struct Credentials {
@@ -85,6 +91,12 @@ pub enum Patience {
     Waiting,
     /// In the background: retries pause `retryDelay`, doubling up to four times it.
     Background,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:***", self.username)
+    }
 }
 
 impl Patience {
