@@ -669,4 +669,35 @@ mod tests {
         );
         assert_eq!(prefixed.local_part("other/alpine"), None);
     }
+
+    #[test]
+    fn a_session_stays_on_its_host() {
+        let config = RegistryConfig::client(
+            vec!["https://registry.example.com:5000".into()],
+            true,
+            Duration::from_secs(1),
+            0,
+            Duration::ZERO,
+        );
+        let upstream = Upstream::new(&config, &CredentialsFile::new()).unwrap();
+        let session = upstream.session(0, "team/p", "pull,push").unwrap();
+        assert_eq!(
+            session.url("blobs/uploads/").unwrap().as_str(),
+            "https://registry.example.com:5000/v2/team/p/blobs/uploads/"
+        );
+        assert_eq!(
+            session
+                .url("/v2/team/p/blobs/uploads/u1?state=x")
+                .unwrap()
+                .as_str(),
+            "https://registry.example.com:5000/v2/team/p/blobs/uploads/u1?state=x"
+        );
+        for elsewhere in [
+            "https://attacker.example/upload",
+            "http://registry.example.com:5000/x",
+            "//attacker.example/x",
+        ] {
+            assert!(session.url(elsewhere).is_err(), "{elsewhere}");
+        }
+    }
 }
