@@ -351,7 +351,7 @@ fn spec(
             let name = r
                 .name
                 .clone()
-                .unwrap_or_else(|| reference.repository.as_str().replace('/', "-"));
+                .unwrap_or_else(|| reference.plugin_name().to_owned());
             let config = r.config.clone().unwrap_or(json!({})).to_string();
             let source = Source::Oci {
                 credentials: registries.get(&reference.host).cloned(),

@@ -114,7 +114,7 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.wasm", last_component(&args.reference))));
+        .unwrap_or_else(|| PathBuf::from(format!("{}.wasm", args.reference.plugin_name())));
     std::fs::write(&output, &pulled.component)
         .with_context(|| format!("cannot write {}", output.display()))?;
     eprintln!(
@@ -125,10 +125,4 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     );
     println!("{}", args.reference.pinned(pulled.manifest_digest));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The repository's last path component: a plugin's default file and display name.
-pub fn last_component(reference: &PluginReference) -> &str {
-    let name = reference.repository.as_str();
-    name.rsplit('/').next().unwrap_or(name)
 }

@@ -64,7 +64,7 @@ fn pulled(arg: &str) -> anyhow::Result<PluginFile> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(PluginFile {
         path,
-        name: super::publish::last_component(&reference).to_owned(),
+        name: reference.plugin_name().to_owned(),
     })
 }
 

@@ -92,6 +92,13 @@ impl PluginReference {
         }
     }
 
+    /// The plugin's default name (in logs, as its key-value namespace, as its file name): the
+    /// repository's last path component, as a file's stem names a plugin given by path.
+    pub fn plugin_name(&self) -> &str {
+        let name = self.repository.as_str();
+        name.rsplit('/').next().unwrap_or(name)
+    }
+
     /// The same place, pinned to `digest` (without the tag).
     pub fn pinned(&self, digest: Digest) -> PluginReference {
         PluginReference {
@@ -150,6 +157,7 @@ mod tests {
         let r = PluginReference::parse(&format!("oci://127.0.0.1:5000/team/authz@{D}")).unwrap();
         assert_eq!(r.host, "127.0.0.1:5000");
         assert_eq!(r.repository.as_str(), "team/authz");
+        assert_eq!(r.plugin_name(), "authz");
         assert_eq!(r.tag, None);
         assert_eq!(r.manifest_reference(), D);
         assert!(r.require_digest().is_ok());
