@@ -249,6 +249,20 @@ fn a_registry_loads_a_plugin_by_digest_and_swaps_it() {
     let reg = reg.restart();
     assert!(tag_is_immutable(&reg, "x3.0"));
     assert!(!tag_is_immutable(&reg, "v3.0"));
+
+    // The cache is checked against the digest when read: a tampered component is not loaded
+    // (it would be pulled again, and the plugin store is gone).
+    let config_file = reg.config_path.to_str().unwrap().to_owned();
+    let out = portcullis(&["verify", &config_file]);
+    assert!(out.ok, "{}", out.stderr);
+    let digest = second.rsplit_once('@').unwrap().1.replace(':', "-");
+    let cached = cache.join("oci").join(format!("{digest}.wasm"));
+    let mut bytes = std::fs::read(&cached).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&cached, bytes).unwrap();
+    let out = portcullis(&["verify", &config_file]);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(out.stderr.contains("cannot pull"), "{}", out.stderr);
 }
 
 /// `portcullis verify` on a configuration whose authorizer is `path`, with `extra` merged into

@@ -97,6 +97,37 @@ pub fn component_layer(body: &[u8]) -> Result<Descriptor, String> {
     Ok(layer)
 }
 
+/// Check a fetched manifest: its digest (with the algorithm of `wanted`, the digest it was
+/// asked by, if any) and its component layer; the digest and the layer.
+pub fn check_manifest(
+    body: &[u8],
+    wanted: Option<&Digest>,
+) -> Result<(Digest, Descriptor), String> {
+    let digest = Digest::of(wanted.map_or(Algorithm::Sha256, Digest::algorithm), body);
+    if let Some(wanted) = wanted {
+        if *wanted != digest {
+            return Err(format!(
+                "the manifest's digest is {digest}, not the {wanted} asked for"
+            ));
+        }
+    }
+    Ok((digest, component_layer(body)?))
+}
+
+/// Check a fetched component against the layer describing it (digest and size).
+pub fn check_component(layer: &Descriptor, component: &[u8]) -> Result<(), String> {
+    let got = Digest::of(layer.digest.algorithm(), component);
+    if got != layer.digest || component.len() as u64 != layer.size {
+        return Err(format!(
+            "the component's digest is {got} ({} bytes), the manifest says {} ({} bytes)",
+            component.len(),
+            layer.digest,
+            layer.size
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +145,19 @@ mod tests {
         let layer = component_layer(&body).unwrap();
         assert_eq!(layer.digest, Digest::of(Algorithm::Sha256, b"\0asm"));
         assert_eq!(layer.size, 4);
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        let body = manifest(b"\0asm", "c", "t");
+        let digest = Digest::of(Algorithm::Sha256, &body);
+        let (got, layer) = check_manifest(&body, Some(&digest)).unwrap();
+        assert_eq!(got, digest);
+        let other = Digest::of(Algorithm::Sha256, b"other");
+        assert!(check_manifest(&body, Some(&other)).is_err());
+        assert!(check_component(&layer, b"\0asm").is_ok());
+        assert!(check_component(&layer, b"\0asX").is_err());
+        assert!(check_component(&layer, b"\0asm\0").is_err());
     }
 
     #[test]

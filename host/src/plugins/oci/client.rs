@@ -35,6 +35,8 @@ pub struct Access {
 pub struct Pulled {
     /// The manifest's digest.
     pub manifest_digest: Digest,
+    /// The manifest.
+    pub manifest: Bytes,
     /// The component.
     pub component: Bytes,
     /// The contract annotation, when the manifest has one.
@@ -160,19 +162,8 @@ pub async fn pull(reference: &PluginReference, access: &Access) -> anyhow::Resul
         .await
         .with_context(fail)?;
     let manifest = read_small(response).await.with_context(fail)?;
-    let algorithm = reference
-        .digest
-        .as_ref()
-        .map_or(Algorithm::Sha256, Digest::algorithm);
-    let manifest_digest = Digest::of(algorithm, &manifest);
-    if let Some(wanted) = &reference.digest {
-        anyhow::ensure!(
-            *wanted == manifest_digest,
-            "{reference}: the registry sent a manifest whose digest is {manifest_digest}"
-        );
-    }
-    let layer =
-        artifact::component_layer(&manifest).map_err(|e| anyhow::anyhow!("{reference}: {e}"))?;
+    let (manifest_digest, layer) = artifact::check_manifest(&manifest, reference.digest.as_ref())
+        .map_err(|e| anyhow::anyhow!("{reference}: {e}"))?;
     let response = upstream
         .get(
             repo,
@@ -186,14 +177,8 @@ pub async fn pull(reference: &PluginReference, access: &Access) -> anyhow::Resul
     let component = read_bounded(response, MAX_PLUGIN_BYTES)
         .await
         .with_context(fail)?;
-    let got = Digest::of(layer.digest.algorithm(), &component);
-    anyhow::ensure!(
-        got == layer.digest && component.len() as u64 == layer.size,
-        "{reference}: the component's digest is {got} ({} bytes), the manifest says {} ({} bytes)",
-        component.len(),
-        layer.digest,
-        layer.size
-    );
+    artifact::check_component(&layer, &component)
+        .map_err(|e| anyhow::anyhow!("{reference}: {e}"))?;
     let contract = serde_json::from_slice::<serde_json::Value>(&manifest)
         .ok()
         .and_then(|m| {
@@ -203,6 +188,7 @@ pub async fn pull(reference: &PluginReference, access: &Access) -> anyhow::Resul
         });
     Ok(Pulled {
         manifest_digest,
+        manifest,
         component,
         contract,
     })
