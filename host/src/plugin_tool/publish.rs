@@ -3,6 +3,7 @@
 
 use super::source::PluginFile;
 use super::workbench::{RuntimeOptions, Workbench};
+use crate::plugins::oci::artifact::MAX_PLUGIN_BYTES;
 use crate::plugins::oci::{self, Access, PluginReference};
 use crate::plugins::CONTRACT_PACKAGE;
 use crate::sync::upstream::Credentials;
@@ -81,6 +82,15 @@ pub struct PullArgs {
 
 /// Run `push`: check the component is a plugin, push it, print the reference by digest.
 pub fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.file.path;
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_PLUGIN_BYTES as u64,
+        "{} is {size} bytes, more than the {MAX_PLUGIN_BYTES} a plugin may be",
+        path.display()
+    );
     let bytes = args.file.read()?;
     let bench = Workbench::new(&RuntimeOptions::default())?;
     let (_, version) = bench.shape(&args.file)?.world().with_context(|| {

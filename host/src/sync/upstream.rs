@@ -2,7 +2,8 @@
 //! then with what its `401` asks for — HTTP Basic, or the Docker token flow (a token fetched
 //! from the challenge's realm, with the configured credentials when there are some), as Docker
 //! Hub, ghcr.io and quay.io speak it. Every call is bounded in time; credentials never leave
-//! this module except towards the upstream and its token realm.
+//! this module except towards the upstream and its token realm. Besides the GETs a mirror
+//! needs, a [`Session`] makes any request (uploads: `portcullis plugin push`) the same way.
 
 use crate::config::sync::RegistryConfig;
 use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
