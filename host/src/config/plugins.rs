@@ -29,6 +29,10 @@ pub struct PluginsConfig {
     /// Default per-instance memory cap, in MiB.
     #[serde(default)]
     pub memorylimitmb: Option<u64>,
+    /// For `oci://` plugin paths: a JSON file mapping a registry host (`host[:port]`) to
+    /// `{username, password}`, as `extensions.sync.credentialsFile` (default: anonymous).
+    #[serde(default)]
+    pub credentialsfile: Option<String>,
     /// Directory for compiled components (default `<rootDirectory>/_portcullis/plugin-cache`).
     #[serde(default)]
     pub cachedirectory: Option<PathBuf>,
@@ -56,9 +60,14 @@ pub struct PluginRef {
     /// A default plugin: `htpasswd` or `accessControl`.
     #[serde(default)]
     pub builtin: Option<String>,
-    /// Path of a `.wasm` component.
+    /// Path of a `.wasm` component, or `oci://host[:port]/repository@sha256:…`: a plugin
+    /// published to a registry, pinned by digest (a tag alone is refused: it can move).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// For an `oci://` path: check the registry's TLS certificate (default true); false also
+    /// allows plain HTTP, for a local registry.
+    #[serde(default)]
+    pub tlsverify: Option<bool>,
     /// Name used in logs and as the key-value namespace (default: the file stem or builtin).
     #[serde(default)]
     pub name: Option<String>,

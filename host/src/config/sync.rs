@@ -69,6 +69,34 @@ pub struct RegistryConfig {
     pub oauth2credentialhelper: Option<serde_json::Value>,
 }
 
+impl RegistryConfig {
+    /// A registry reached as a client only (no rules, nothing mirrored): for pushing and
+    /// pulling plugins.
+    pub fn client(
+        urls: Vec<String>,
+        tlsverify: bool,
+        timeout: Duration,
+        retries: u32,
+        retry_delay: Duration,
+    ) -> RegistryConfig {
+        RegistryConfig {
+            urls,
+            ondemand: false,
+            pollinterval: None,
+            tlsverify,
+            certdir: None,
+            maxretries: Some(retries),
+            retrydelay: Some(retry_delay),
+            onlysigned: None,
+            preservedigest: None,
+            synctimeout: Some(timeout),
+            content: Vec::new(),
+            credentialhelper: None,
+            oauth2credentialhelper: None,
+        }
+    }
+}
+
 /// `extensions.sync.registries[].content[]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "lowercase")]

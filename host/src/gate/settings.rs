@@ -4,7 +4,8 @@
 use crate::config::plugins::PluginRef;
 use crate::config::Config;
 use crate::plugins::kv::KvLimits;
-use crate::plugins::{builtin, Limits, PluginSpec, SetSpec, Source};
+use crate::plugins::{builtin, oci, Limits, PluginSpec, SetSpec, Source};
+use crate::sync::upstream::{read_credentials_file, CredentialsFile};
 use anyhow::Context;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -143,6 +144,13 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
         log_per_second,
     };
     let mut watched = Vec::new();
+    let registries = match &plugins.credentialsfile {
+        Some(path) => {
+            watched.push(PathBuf::from(path));
+            read_credentials_file(path, "plugins.credentialsFile")?
+        }
+        None => CredentialsFile::new(),
+    };
     let htpasswd_config = |watched: &mut Vec<PathBuf>| -> anyhow::Result<String> {
         let path = &auth
             .htpasswd
@@ -164,6 +172,7 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
                     defaults,
                     &mut watched,
                     &spec_of,
+                    &registries,
                     |name, watched| match name {
                         "htpasswd" => htpasswd_config(watched),
                         other => anyhow::bail!("no built-in authenticator named {other:?}"),
@@ -186,6 +195,7 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
             default_limits(AUTHENTICATOR_DEADLINE),
             &mut watched,
             &spec_of,
+            &registries,
             |name, _| match name {
                 "api-keys" | "apikeys" => Ok("{}".to_owned()),
                 other => anyhow::bail!("no built-in key manager named {other:?}"),
@@ -218,6 +228,7 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
             default_limits(AUTHORIZER_DEADLINE),
             &mut watched,
             &spec_of,
+            &registries,
             |name, _| match name {
                 "workload-identity" => Ok(claims_config()),
                 other => anyhow::bail!("no built-in claim mapper named {other:?}"),
@@ -237,6 +248,7 @@ pub fn gate_config(config: &Config, reading: Reading) -> anyhow::Result<GateConf
             default_limits(AUTHORIZER_DEADLINE),
             &mut watched,
             &spec_of,
+            &registries,
             |name, _| match name {
                 "accesscontrol" | "access-control" => Ok(access_config()),
                 other => anyhow::bail!("no built-in authorizer named {other:?}"),
@@ -304,6 +316,7 @@ fn spec(
     limits: Limits,
     watched: &mut Vec<PathBuf>,
     spec_of: &impl Fn(&str, Source, String, Limits) -> PluginSpec,
+    registries: &CredentialsFile,
     builtin_config: impl Fn(&str, &mut Vec<PathBuf>) -> anyhow::Result<String>,
 ) -> anyhow::Result<PluginSpec> {
     let limits = Limits {
@@ -330,6 +343,22 @@ fn spec(
             };
             let name = r.name.clone().unwrap_or(key);
             Ok(spec_of(&name, Source::Builtin(bytes), config, limits))
+        }
+        (None, Some(path)) if path.to_str().is_some_and(|p| p.starts_with(oci::SCHEME)) => {
+            let text = path.to_str().unwrap_or_default();
+            let reference = oci::PluginReference::parse(text).map_err(|e| anyhow::anyhow!(e))?;
+            reference.require_digest().map_err(|e| anyhow::anyhow!(e))?;
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| reference.plugin_name().to_owned());
+            let config = r.config.clone().unwrap_or(json!({})).to_string();
+            let source = Source::Oci {
+                credentials: registries.get(&reference.host).cloned(),
+                reference,
+                insecure: !r.tlsverify.unwrap_or(true),
+            };
+            Ok(spec_of(&name, source, config, limits))
         }
         (None, Some(path)) => {
             watched.push(path.clone());

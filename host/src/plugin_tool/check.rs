@@ -11,7 +11,8 @@ use std::process::ExitCode;
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// The component: a path to a `.wasm` file.
+    /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
+    /// `:tag`), pulled first.
     #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
     file: PluginFile,
     /// The plugin's configuration (what the registry's `plugins.<slot>.config` holds): JSON

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// Arguments of `inspect`.
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
-    /// The component: a path to a `.wasm` file.
+    /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
+    /// `:tag`), pulled first.
     #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
     file: PluginFile,
     /// Print JSON: {file, world, contract, loadable, size, digest, exports, imports}.

@@ -1,7 +1,8 @@
 //! `portcullis plugin`: the plugin author's offline tool. It loads a component exactly as the
 //! registry does — the same compile cache, contract check, `configure` call and default limits,
 //! through [`crate::plugins::PluginRuntime`] — and asks it for decisions without a running
-//! registry: `inspect`, `check`, `run` and `test` (a table of cases, for an author's CI).
+//! registry: `inspect`, `check`, `run` and `test` (a table of cases, for an author's CI); and
+//! `push` and `pull` publish it to and fetch it from an OCI registry.
 
 mod check;
 mod input;
@@ -9,6 +10,7 @@ mod inspect;
 mod logs;
 mod matching;
 mod outcome;
+mod publish;
 mod request;
 mod run;
 mod source;
@@ -38,6 +40,11 @@ pub enum PluginCommand {
     /// Run a table of cases (YAML or JSON) against a component; print one line per case and a
     /// diff for each failure; exit non-zero when any case fails.
     Test(table::TestArgs),
+    /// Publish a component as an OCI artifact to a registry; print its reference by digest
+    /// (`oci://host/repository@sha256:…`, what a configuration names).
+    Push(publish::PushArgs),
+    /// Fetch a plugin published with `push`, verify its digests, and write the component.
+    Pull(publish::PullArgs),
 }
 
 /// Run one `portcullis plugin` subcommand; errors are printed on stderr.
@@ -48,6 +55,8 @@ pub fn main(command: PluginCommand) -> ExitCode {
         PluginCommand::Check(args) => check::run(&args),
         PluginCommand::Run(args) => run::run(&args),
         PluginCommand::Test(args) => table::run(&args),
+        PluginCommand::Push(args) => publish::push(&args),
+        PluginCommand::Pull(args) => publish::pull(&args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -48,7 +48,8 @@ The exit status is non-zero when the plugin failed (the registry would deny the 
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = REQUEST_HELP)]
 pub struct RunArgs {
-    /// The component: a path to a `.wasm` file.
+    /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
+    /// `:tag`), pulled first.
     #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
     file: PluginFile,
     /// The plugin's configuration: JSON inline, or @FILE naming a JSON or YAML file.

@@ -53,7 +53,8 @@ the fields of the answer that matter, at any depth (e.g. {decision: authenticate
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = CASES_HELP)]
 pub struct TestArgs {
-    /// The component: a path to a `.wasm` file.
+    /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
+    /// `:tag`), pulled first.
     #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
     file: PluginFile,
     /// The table of cases: a YAML or JSON file with the plugin's `config` and its `cases`

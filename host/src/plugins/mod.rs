@@ -8,6 +8,7 @@ mod engine;
 pub mod kv;
 pub mod metrics;
 pub mod model;
+pub mod oci;
 mod output;
 mod plugin;
 mod roles;
@@ -50,6 +51,15 @@ pub enum Source {
     Builtin(&'static [u8]),
     /// A file.
     File(PathBuf),
+    /// An OCI artifact pinned by digest, pulled into the cache directory on first use.
+    Oci {
+        /// Where it is published (with a digest).
+        reference: oci::PluginReference,
+        /// Skip TLS certificate checks and allow plain HTTP (a local registry).
+        insecure: bool,
+        /// Credentials for its registry; none: anonymous.
+        credentials: Option<crate::sync::upstream::Credentials>,
+    },
 }
 
 /// Everything needed to load one plugin.
@@ -114,12 +124,15 @@ pub struct PluginRuntime {
     engine: engine::PluginEngine,
     linker: Linker<state::PluginState>,
     kv: kv::KvStore,
+    /// Where components pulled from registries are kept.
+    pulled: PathBuf,
 }
 
 impl PluginRuntime {
     /// Start the runtime: compiled components are cached in `cache_dir`, the key-value store
     /// lives at `kv_path`.
     pub fn new(cache_dir: PathBuf, kv_path: &Path) -> anyhow::Result<PluginRuntime> {
+        let pulled = cache_dir.join("oci");
         let engine = engine::PluginEngine::new(cache_dir)?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -140,7 +153,12 @@ impl PluginRuntime {
         )?;
         let kv = kv::KvStore::open(kv_path)
             .with_context(|| format!("cannot open plugin store {}", kv_path.display()))?;
-        Ok(PluginRuntime { engine, linker, kv })
+        Ok(PluginRuntime {
+            engine,
+            linker,
+            kv,
+            pulled,
+        })
     }
 
     /// The wasmtime engine every plugin runs on.
@@ -167,6 +185,19 @@ impl PluginRuntime {
                 owned = std::fs::read(path).with_context(|| {
                     format!("plugin {}: cannot read {}", spec.name, path.display())
                 })?;
+                &owned
+            }
+            Source::Oci {
+                reference,
+                insecure,
+                credentials,
+            } => {
+                let access = oci::Access {
+                    insecure: *insecure,
+                    credentials: credentials.clone(),
+                };
+                owned = oci::fetch(&self.pulled, reference, &access)
+                    .with_context(|| format!("plugin {}", spec.name))?;
                 &owned
             }
         };

@@ -95,12 +95,7 @@ impl Sync {
     /// Build the extension from its (validated) configuration.
     pub fn new(config: &SyncConfig, storage: Arc<Storage>) -> anyhow::Result<Arc<Sync>> {
         let credentials: CredentialsFile = match &config.credentialsfile {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("sync credentialsFile {path}: {e}"))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("sync credentialsFile {path}: {e}"))?
-            }
+            Some(path) => upstream::read_credentials_file(path, "sync credentialsFile")?,
             None => CredentialsFile::new(),
         };
         let mut registries = Vec::new();

@@ -2,11 +2,12 @@
 //! then with what its `401` asks for — HTTP Basic, or the Docker token flow (a token fetched
 //! from the challenge's realm, with the configured credentials when there are some), as Docker
 //! Hub, ghcr.io and quay.io speak it. Every call is bounded in time; credentials never leave
-//! this module except towards the upstream and its token realm.
+//! this module except towards the upstream and its token realm. Besides the GETs a mirror
+//! needs, a [`Session`] makes any request (uploads: `portcullis plugin push`) the same way.
 
 use crate::config::sync::RegistryConfig;
 use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
-use reqwest::{Client, Response, StatusCode, Url};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +28,12 @@ const ON_DEMAND_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// `credentialsFile`: upstream host (`host` or `host:port`) → credentials.
 pub type CredentialsFile = BTreeMap<String, Credentials>;
+
+/// Read a credentials file (`host[:port]` → `{username, password}`); `what` names it in errors.
+pub fn read_credentials_file(path: &str, what: &str) -> anyhow::Result<CredentialsFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{what} {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what} {path}: {e}"))
+}
 
 /// A user name and password for one upstream host.
 #[derive(Clone, Deserialize)]
@@ -85,6 +92,12 @@ pub enum Patience {
     Waiting,
     /// In the background: retries pause `retryDelay`, doubling up to four times it.
     Background,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:***", self.username)
+    }
 }
 
 impl Patience {
@@ -246,9 +259,9 @@ impl Upstream {
         .await
     }
 
-    /// Each URL in turn until one answers; a failure to reach any is retried `maxRetries`
+    /// `attempt` on each URL in turn (by index, for [`Upstream::session`]) until one answers; a failure to reach any is retried `maxRetries`
     /// times. "Not found" from one URL lets the next one try, and is the answer if none has it.
-    async fn with_retries<'a, T, F, Fut>(
+    pub async fn with_retries<'a, T, F, Fut>(
         &'a self,
         patience: Patience,
         attempt: F,
@@ -299,15 +312,31 @@ impl Upstream {
         accept: Option<&str>,
         whole: bool,
     ) -> Result<Response, UpstreamError> {
+        self.send(i, scope, whole, || {
+            let request = self.http.get(url);
+            match accept {
+                Some(accept) => request.header(ACCEPT, accept),
+                None => request,
+            }
+        })
+        .await
+    }
+
+    /// One request to endpoint `i`, built by `make` (called again to answer one
+    /// authentication challenge for `scope`). `whole`: the call's deadline covers the body.
+    async fn send(
+        &self,
+        i: usize,
+        scope: &str,
+        whole: bool,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, UpstreamError> {
         let key = (i, scope.to_owned());
         let mut auth = self.tokens.get(&key).map(|t| format!("Bearer {t}"));
         for answered in [false, true] {
-            let mut request = self.http.get(url);
+            let mut request = make();
             if whole {
                 request = request.timeout(self.call_timeout);
-            }
-            if let Some(accept) = accept {
-                request = request.header(ACCEPT, accept);
             }
             if let Some(auth) = &auth {
                 request = request.header(AUTHORIZATION, auth);
@@ -384,6 +413,83 @@ impl Upstream {
     }
 }
 
+/// Requests to one URL of an upstream, for one repository and one token scope: what a
+/// caller needs beyond GET (an upload is a POST, then a PUT to where the POST's answer says).
+pub struct Session<'a> {
+    upstream: &'a Upstream,
+    i: usize,
+    scope: String,
+    /// `<base>/v2/<repo>/`: the repository's API root on this URL.
+    root: Url,
+}
+
+impl Upstream {
+    /// Requests to URL `i` (from [`Upstream::with_retries`]) about `repo`; `actions` is the
+    /// token scope's action list (`pull`, or `pull,push`).
+    pub fn session(
+        &self,
+        i: usize,
+        repo: &str,
+        actions: &str,
+    ) -> Result<Session<'_>, UpstreamError> {
+        let e = &self.endpoints[i];
+        let root = e
+            .base
+            .join(&format!("v2/{}/", e.repository(repo)))
+            .map_err(|err| UpstreamError::Invalid(format!("repository URL: {err}")))?;
+        Ok(Session {
+            upstream: self,
+            i,
+            scope: format!("repository:{repo}:{actions}"),
+            root,
+        })
+    }
+}
+
+impl Session<'_> {
+    /// `tail` (`blobs/uploads/`, `manifests/v1`, or a `Location` an answer gave, relative or
+    /// absolute) resolved against the repository's root; another host is refused, so the
+    /// credentials only go to the upstream.
+    pub fn url(&self, tail: &str) -> Result<Url, UpstreamError> {
+        let url = self
+            .root
+            .join(tail)
+            .map_err(|e| UpstreamError::Invalid(format!("location {tail:?}: {e}")))?;
+        if url.origin() != self.root.origin() {
+            return Err(UpstreamError::Invalid(format!(
+                "location {tail:?} is on another host"
+            )));
+        }
+        Ok(url)
+    }
+
+    /// One request, authenticated as [`Upstream::get`] is; `body` and `content_type` for
+    /// uploads; the call's deadline covers the whole exchange.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        accept: Option<&str>,
+        body: Option<(&str, bytes::Bytes)>,
+    ) -> Result<Response, UpstreamError> {
+        let http = &self.upstream.http;
+        self.upstream
+            .send(self.i, &self.scope, true, || {
+                let mut request = http.request(method.clone(), url.clone());
+                if let Some(accept) = accept {
+                    request = request.header(ACCEPT, accept);
+                }
+                match &body {
+                    Some((content_type, bytes)) => request
+                        .header(reqwest::header::CONTENT_TYPE, *content_type)
+                        .body(bytes.clone()),
+                    None => request,
+                }
+            })
+            .await
+    }
+}
+
 impl Endpoint {
     /// The upstream's name for `repo`: under the URL's path prefix, `library/` on Docker Hub.
     fn repository(&self, repo: &str) -> String {
@@ -441,18 +547,22 @@ fn classify(response: Response) -> Result<Response, UpstreamError> {
 
 /// Read a whole small answer (a manifest, a page of a list, a token): refused as soon as it
 /// grows past [`MAX_SMALL_ANSWER`], so an upstream cannot fill memory with an endless body.
-pub async fn read_small(mut response: Response) -> Result<bytes::Bytes, UpstreamError> {
-    let too_large =
-        || UpstreamError::Invalid(format!("an answer larger than {MAX_SMALL_ANSWER} bytes"));
-    if response
-        .content_length()
-        .is_some_and(|l| l > MAX_SMALL_ANSWER as u64)
-    {
+pub async fn read_small(response: Response) -> Result<bytes::Bytes, UpstreamError> {
+    read_bounded(response, MAX_SMALL_ANSWER).await
+}
+
+/// Read a whole answer of at most `limit` bytes, refused as soon as it grows past it.
+pub async fn read_bounded(
+    mut response: Response,
+    limit: usize,
+) -> Result<bytes::Bytes, UpstreamError> {
+    let too_large = || UpstreamError::Invalid(format!("an answer larger than {limit} bytes"));
+    if response.content_length().is_some_and(|l| l > limit as u64) {
         return Err(too_large());
     }
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        if body.len() + chunk.len() > MAX_SMALL_ANSWER {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
@@ -559,5 +669,36 @@ mod tests {
             Some("alpine")
         );
         assert_eq!(prefixed.local_part("other/alpine"), None);
+    }
+
+    #[test]
+    fn a_session_stays_on_its_host() {
+        let config = RegistryConfig::client(
+            vec!["https://registry.example.com:5000".into()],
+            true,
+            Duration::from_secs(1),
+            0,
+            Duration::ZERO,
+        );
+        let upstream = Upstream::new(&config, &CredentialsFile::new()).unwrap();
+        let session = upstream.session(0, "team/p", "pull,push").unwrap();
+        assert_eq!(
+            session.url("blobs/uploads/").unwrap().as_str(),
+            "https://registry.example.com:5000/v2/team/p/blobs/uploads/"
+        );
+        assert_eq!(
+            session
+                .url("/v2/team/p/blobs/uploads/u1?state=x")
+                .unwrap()
+                .as_str(),
+            "https://registry.example.com:5000/v2/team/p/blobs/uploads/u1?state=x"
+        );
+        for elsewhere in [
+            "https://attacker.example/upload",
+            "http://registry.example.com:5000/x",
+            "//attacker.example/x",
+        ] {
+            assert!(session.url(elsewhere).is_err(), "{elsewhere}");
+        }
     }
 }
