@@ -353,3 +353,33 @@ fn credentials_reach_a_registry_that_requires_them() {
     assert!(!out.ok);
     assert!(out.stderr.contains("refused"), "{}", out.stderr);
 }
+
+#[test]
+fn a_registry_loads_a_plugin_from_its_own_storage_at_start() {
+    let setup = Setup::new();
+    let port = portcullis_tests::free_port().to_string();
+    let config = setup.config(json!({"http": {"port": port}}));
+    let mut reg = setup.start(config);
+    let pinned = push(&authorizer(), &format!("{}/plugins/immutable:v1", reg.host));
+    // The registry stops, and starts again with that plugin as its authorizer: its gate is
+    // loaded before it listens, so nothing can be pulled from it over HTTP.
+    reg.kill();
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(&reg.config_path).unwrap()).unwrap();
+    config["plugins"] = json!({
+        "authorizer": {"path": pinned, "tlsVerify": false, "config": {"pattern": "v"}},
+    });
+    std::fs::write(
+        &reg.config_path,
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let reg = reg.restart();
+    assert!(tag_is_immutable(&reg, "v1.0"));
+    assert!(!tag_is_immutable(&reg, "x1.0"));
+    let logs = reg.logs().join("\n");
+    assert!(
+        logs.contains("plugin read from this registry's storage"),
+        "{logs}"
+    );
+}

@@ -119,6 +119,11 @@ impl PluginSet {
     }
 }
 
+/// Where components pulled from registries are kept, under the compile cache `cache_dir`.
+pub fn pulled_dir(cache_dir: &Path) -> PathBuf {
+    cache_dir.join("oci")
+}
+
 /// The engine, the linker and the key-value store, shared by every plugin set.
 pub struct PluginRuntime {
     engine: engine::PluginEngine,
@@ -132,7 +137,7 @@ impl PluginRuntime {
     /// Start the runtime: compiled components are cached in `cache_dir`, the key-value store
     /// lives at `kv_path`.
     pub fn new(cache_dir: PathBuf, kv_path: &Path) -> anyhow::Result<PluginRuntime> {
-        let pulled = cache_dir.join("oci");
+        let pulled = pulled_dir(&cache_dir);
         let engine = engine::PluginEngine::new(cache_dir)?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

@@ -4,6 +4,7 @@ mod body;
 mod connection;
 mod limits;
 mod listener;
+mod own_plugins;
 mod tls;
 
 use crate::api::{self, AppState};
@@ -64,7 +65,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
     tokio::spawn(expire_uploads(storage.clone()));
     let gate = match config_path {
         None => Arc::new(Gate::open()),
-        Some(path) => start_gate(&config, path).await?,
+        Some(path) => start_gate(&config, path, &storage).await?,
     };
     let sync = match config.sync() {
         Some(sync) => {
@@ -150,11 +151,23 @@ fn plugin_cache_dir(config: &Config) -> PathBuf {
         })
 }
 
-/// Load the configuration's plugins and start watching for changes.
-async fn start_gate(config: &Config, config_path: PathBuf) -> anyhow::Result<Arc<Gate>> {
+/// Load the configuration's plugins (those published to this registry from its storage) and
+/// start watching for changes.
+async fn start_gate(
+    config: &Config,
+    config_path: PathBuf,
+    storage: &Storage,
+) -> anyhow::Result<Arc<Gate>> {
     let private = config.storage.rootdirectory.join("_portcullis");
     let cache_dir = plugin_cache_dir(config);
     let gate_config = gate::gate_config(config, gate::Reading::Start)?;
+    let port = config.http.port;
+    let own: Vec<String> = [config.http.address.as_str(), "localhost", "127.0.0.1"]
+        .iter()
+        .map(|host| format!("{host}:{port}"))
+        .collect();
+    let pulled = crate::plugins::pulled_dir(&cache_dir);
+    own_plugins::seed(storage, &gate_config.set, &own, &pulled).await;
     let hash_key = match config
         .http
         .auth

@@ -28,16 +28,24 @@ pub fn fetch(dir: &Path, reference: &PluginReference, access: &Access) -> anyhow
         }
     }
     let pulled = blocking(pull(reference, access))?;
+    keep(dir, digest, &pulled.manifest, &pulled.component)?;
+    tracing::info!(plugin = %reference, path = %component_path.display(), "pulled plugin");
+    Ok(pulled.component.to_vec())
+}
+
+/// Keep the manifest `digest` and its component in `dir` (after checking both), as a pull
+/// does, for [`fetch`] to find.
+pub fn keep(dir: &Path, digest: &Digest, manifest: &[u8], component: &[u8]) -> anyhow::Result<()> {
+    check_manifest(manifest, Some(digest))
+        .and_then(|(_, layer)| check_component(&layer, component))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let (manifest_path, component_path) = paths(dir, digest);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for (path, bytes) in [
-        (&component_path, &pulled.component),
-        (&manifest_path, &pulled.manifest),
-    ] {
+    for (path, bytes) in [(&component_path, component), (&manifest_path, manifest)] {
         crate::fsutil::write_atomic(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    tracing::info!(plugin = %reference, path = %component_path.display(), "pulled plugin");
-    Ok(pulled.component.to_vec())
+    Ok(())
 }
 
 /// Where the manifest and the component of `digest` are kept.

@@ -6,6 +6,6 @@ mod cache;
 mod client;
 mod reference;
 
-pub use cache::fetch;
+pub use cache::{fetch, keep};
 pub use client::{blocking, pull, push, Access, Pulled};
 pub use reference::{PluginReference, SCHEME};
