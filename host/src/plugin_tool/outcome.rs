@@ -1,8 +1,8 @@
 //! Asking a loaded plugin set for one decision, and the answer as the tool prints and compares
 //! it.
 
-use super::request::{IdentityJson, KeyInfoJson, Request};
-use crate::plugins::model::{AuthnResult, CreatedKey, Decision, Identity, KeyError};
+use super::request::{IdentityJson, Request};
+use crate::plugins::model::{AuthnResult, CreatedKey, Decision, Identity, KeyError, KeyInfo};
 use crate::plugins::{CallError, PluginSet};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -25,13 +25,13 @@ pub struct Outcome {
     pub identity: Option<IdentityJson>,
     /// The key of a `created`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<KeyInfoJson>,
+    pub key: Option<KeyInfo>,
     /// The secret of a `created` key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// The keys listed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Vec<KeyInfoJson>>,
+    pub keys: Option<Vec<KeyInfo>>,
     /// The kind of a `failed`: `trap`, `deadline`, `memory`, `contract`, `instantiate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<&'static str>,
@@ -78,7 +78,7 @@ impl From<Result<CreatedKey, KeyError>> for Outcome {
     fn from(r: Result<CreatedKey, KeyError>) -> Outcome {
         match r {
             Ok(created) => Outcome {
-                key: Some(created.info.into()),
+                key: Some(created.info),
                 secret: Some(created.secret),
                 ..Outcome::plain("created", None)
             },
@@ -135,7 +135,7 @@ pub async fn decide(set: &PluginSet, request: &Request) -> anyhow::Result<(Outco
         Request::ListKeys { owner } => {
             let plugin = set.keys.as_ref().ok_or_else(missing)?;
             plugin.list_keys(owner).await.map(|keys| Outcome {
-                keys: Some(keys.into_iter().map(Into::into).collect()),
+                keys: Some(keys),
                 ..Outcome::plain("keys", None)
             })
         }

@@ -17,8 +17,7 @@
 use super::input::typed;
 use super::world::Function;
 use crate::plugins::model::{
-    AccessRequest, Action, BasicCredentials, Identity, KeyInfo, KeyRequest, RequestContext,
-    Resource, Scope,
+    AccessRequest, Action, BasicCredentials, Identity, KeyRequest, RequestContext, Resource, Scope,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -352,40 +351,6 @@ struct ListKeysJson {
 struct RevokeKeyJson {
     owner: String,
     id: String,
-}
-
-/// WIT `key-info`, as the tool prints it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct KeyInfoJson {
-    /// Its id.
-    pub id: String,
-    /// Its label.
-    pub label: String,
-    /// Its scopes.
-    pub scopes: Vec<String>,
-    /// Creation, ms since the Unix epoch.
-    pub created_at_ms: u64,
-    /// Expiry, ms since the Unix epoch.
-    pub expires_at_ms: Option<u64>,
-    /// Last use, ms since the Unix epoch.
-    pub last_used_ms: Option<u64>,
-    /// The creating request's `User-Agent`.
-    pub creator_ua: String,
-}
-
-impl From<KeyInfo> for KeyInfoJson {
-    fn from(k: KeyInfo) -> KeyInfoJson {
-        KeyInfoJson {
-            id: k.id,
-            label: k.label,
-            scopes: k.scopes,
-            created_at_ms: k.created_at_ms,
-            expires_at_ms: k.expires_at_ms,
-            last_used_ms: k.last_used_ms,
-            creator_ua: k.creator_ua,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -201,8 +201,9 @@ pub struct KeyRequest {
     pub creator_ua: String,
 }
 
-/// An API key as its owner may see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An API key as its owner may see it (serialized as the WIT record, in kebab-case).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct KeyInfo {
     /// Its id.
     pub id: String,
