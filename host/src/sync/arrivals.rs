@@ -29,10 +29,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Arrivals {
-    /// The blob `digest` arriving in `name`, if it is arriving.
+    /// The blob `digest` arriving in `name`, if it is arriving (a failed arrival, about to
+    /// leave the map, does not count: the next reader fetches anew).
     pub fn blob(&self, name: &RepoName, digest: &Digest) -> Option<watch::Receiver<Landing>> {
         lock(&self.blobs)
             .get(&(name.clone(), digest.clone()))
+            .filter(|arriving| !failed(arriving))
             .cloned()
     }
 
@@ -49,7 +51,7 @@ impl Arrivals {
         };
         let key = (first.local.clone(), digest.clone());
         let mut blobs = lock(&self.blobs);
-        if let Some(arriving) = blobs.get(&key) {
+        if let Some(arriving) = blobs.get(&key).filter(|a| !failed(a)) {
             return Ok(arriving.clone());
         }
         if blobs.len() >= MAX_ARRIVING_BLOBS {
@@ -57,12 +59,15 @@ impl Arrivals {
         }
         let (landing, arriving) = watch::channel(Landing::Waiting);
         blobs.insert(key.clone(), arriving.clone());
-        let (arrivals, digest) = (self.clone(), digest.clone());
+        let (arrivals, digest, this) = (self.clone(), digest.clone(), arriving.clone());
         tokio::spawn(async move {
             land(&copies, &digest, &landing).await;
             // Stored (or failed) before it leaves the map: whoever misses it here finds it in
-            // storage.
-            lock(&arrivals.blobs).remove(&key);
+            // storage. A failed one may have been replaced by a new arrival already.
+            let mut blobs = lock(&arrivals.blobs);
+            if blobs.get(&key).is_some_and(|a| a.same_channel(&this)) {
+                blobs.remove(&key);
+            }
         });
         Ok(arriving)
     }
@@ -89,6 +94,11 @@ impl Arrivals {
             known.remove(&(name.clone(), m.digest.clone()));
         }
     }
+}
+
+/// Whether an arrival has failed.
+fn failed(arriving: &watch::Receiver<Landing>) -> bool {
+    matches!(*arriving.borrow(), Landing::Failed(_))
 }
 
 /// Store `digest` from the first of `copies` that has it (or take it from storage when it is
