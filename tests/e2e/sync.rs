@@ -504,11 +504,17 @@ fn a_first_pull_streams_while_the_upstream_is_still_sending() {
     let mut first = vec![0u8; 512 << 10];
     response.read_exact(&mut first).unwrap();
     assert_eq!(first, layer[..first.len()]);
-    // A second reader joins the same arrival.
+    // A second reader joins the same arrival; a third reads one byte and then stalls, which
+    // must hold up neither the others nor the store.
     let mut second = client()
         .get(reg.at(&format!("/v2/slow/app/blobs/{layer_digest}")))
         .send()
         .unwrap();
+    let mut stalled = client()
+        .get(reg.at(&format!("/v2/slow/app/blobs/{layer_digest}")))
+        .send()
+        .unwrap();
+    stalled.read_exact(&mut [0u8; 1]).unwrap();
     upstream.release();
     let mut rest = Vec::new();
     response.read_to_end(&mut rest).unwrap();
@@ -535,6 +541,7 @@ fn a_first_pull_streams_while_the_upstream_is_still_sending() {
     assert_eq!(local.as_ref(), layer.as_slice());
     assert_eq!(upstream.served(&layer_path), 1);
     assert_eq!(upstream.served("/v2/slow/app/manifests/v1"), 1);
+    drop(stalled);
 
     // A forged layer never reaches a reader whole, and is not kept.
     for attempt in 1..=2 {
