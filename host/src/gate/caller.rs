@@ -70,9 +70,7 @@ impl Caller {
         reference: Option<String>,
     ) -> Result<Decision, Refusal> {
         let started = std::time::Instant::now();
-        let logged = (resource.clone(), reference.clone());
-        let (decision, by) = self.decision(resource, action, reference).await?;
-        let (resource, reference) = logged;
+        let (decision, by) = self.decision(&resource, action, &reference).await?;
         let identity = self.identity();
         let (verdict, reason) = match &decision {
             Decision::Allow => ("allow", ""),
@@ -104,14 +102,14 @@ impl Caller {
     /// `docker-token`, `api-key-scopes` or `no-authorizer`.
     async fn decision(
         &self,
-        resource: Resource,
+        resource: &Resource,
         action: Action,
-        reference: Option<String>,
+        reference: &Option<String>,
     ) -> Result<(Decision, &str), Refusal> {
         let identity = self.identity();
         if let Some(grants) = self.admission.as_ref().and_then(|a| a.docker.as_ref()) {
             // A Docker token is its own authorization (zot, distribution).
-            let allowed = match (&resource, docker_verb(action)) {
+            let allowed = match (resource, docker_verb(action)) {
                 (Resource::Repository(name), Some(verb)) => grants.allows(name, verb),
                 _ => false,
             };
@@ -121,7 +119,7 @@ impl Caller {
             };
             return Ok((decision, "docker-token"));
         }
-        let in_scope = match &resource {
+        let in_scope = match resource {
             Resource::Repository(name) => scopes::allow(identity, name, action),
             Resource::Metrics => !scopes::restricted(identity),
         };
@@ -134,9 +132,9 @@ impl Caller {
         };
         let request = AccessRequest {
             identity: identity.cloned(),
-            resource,
+            resource: resource.clone(),
             action,
-            reference,
+            reference: reference.clone(),
             context: self.context.clone(),
             claims: self
                 .admission
