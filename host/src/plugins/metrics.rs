@@ -89,21 +89,27 @@ pub fn call(plugin: &str, function: &'static str, outcome: &'static str, took: D
         .observe(took.as_secs_f64());
 }
 
-/// An instance of `plugin` is busy until the returned guard drops.
-pub fn in_use(plugin: &str) -> InUse {
-    let gauge = IN_USE
+/// `plugin`'s gauge of instances in use (looked up once, when the plugin loads).
+pub fn in_use(plugin: &str) -> Gauge {
+    IN_USE
         .get_or_create(&PluginLabels {
             plugin: plugin.to_owned(),
         })
-        .clone();
-    gauge.inc();
-    InUse(gauge)
+        .clone()
 }
 
-/// Marks an instance busy while alive.
-pub struct InUse(Gauge);
+/// Counts an instance in use on its plugin's gauge while alive.
+pub struct InUse<'a>(&'a Gauge);
 
-impl Drop for InUse {
+impl InUse<'_> {
+    /// Count one more instance in use on `gauge` until the guard drops.
+    pub fn start(gauge: &Gauge) -> InUse<'_> {
+        gauge.inc();
+        InUse(gauge)
+    }
+}
+
+impl Drop for InUse<'_> {
     fn drop(&mut self) {
         self.0.dec();
     }

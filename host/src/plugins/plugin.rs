@@ -141,6 +141,8 @@ pub struct Plugin<R: Role> {
     log: Arc<LogBudget>,
     idle: Mutex<Vec<Warm<R>>>,
     pool: BlockingPool,
+    /// The plugin's gauge of instances in use.
+    in_use: prometheus_client::metrics::gauge::Gauge,
 }
 
 /// What a plugin needs from the runtime to load.
@@ -193,6 +195,7 @@ impl<R: Role> Plugin<R> {
             log: cx.log,
             idle: Mutex::new(Vec::new()),
             pool: BlockingPool::new("a plugin's call pool", concurrency, limits.queue_timeout),
+            in_use: metrics::in_use(name),
         };
         let warm = plugin.fresh()?;
         plugin
@@ -259,7 +262,7 @@ impl<R: Role> Plugin<R> {
         warm.store.data_mut().begin_call(self.limits.deadline);
         warm.store.set_epoch_deadline(self.deadline_ticks());
         let started = std::time::Instant::now();
-        let busy = metrics::in_use(&self.name);
+        let busy = metrics::InUse::start(&self.in_use);
         let result = f(&warm.instance, &mut warm.store);
         drop(busy);
         // A call that outlived its deadline in a host call (a cut sleep) answered too late.
