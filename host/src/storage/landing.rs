@@ -79,22 +79,15 @@ impl Storage {
                 self.put_blob_reporting(name, digest, body, reporter).await
             }
         };
+        // A stored blob was reported from the moment its staged file opened (an empty one
+        // too), so its last report names the file.
         let written = landing.borrow().clone();
-        let end = match &result {
-            Ok(()) => match written {
-                Landing::Writing { file, bytes, .. } | Landing::Verified { file, bytes } => {
-                    Landing::Stored { file, bytes }
-                }
-                // An empty blob writes nothing.
-                _ => match self.open_blob(name, digest).await {
-                    Ok(blob) => Landing::Stored {
-                        file: Arc::new(blob.file),
-                        bytes: blob.size,
-                    },
-                    Err(e) => Landing::Failed(e.to_string().into()),
-                },
-            },
-            Err(e) => Landing::Failed(e.to_string().into()),
+        let end = match (&result, written) {
+            (Ok(()), Landing::Writing { file, bytes, .. } | Landing::Verified { file, bytes }) => {
+                Landing::Stored { file, bytes }
+            }
+            (Ok(()), _) => Landing::Failed("stored without a report of its file".into()),
+            (Err(e), _) => Landing::Failed(e.to_string().into()),
         };
         landing.send_replace(end);
         result
