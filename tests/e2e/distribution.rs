@@ -886,6 +886,14 @@ fn deletes() {
     );
     // Blobs.
     let b = push_blob(&c, &reg.url, "del", b"blob to delete");
+    // Found once (and remembered), then deleted: no longer found.
+    assert_eq!(
+        c.head(reg.at(&format!("/v2/del/blobs/{b}")))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
     let r = c
         .delete(reg.at(&format!("/v2/del/blobs/{b}")))
         .send()
@@ -1140,7 +1148,10 @@ fn garbage_collection_after_delay() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let orphan_gone = get_blob(&c, &reg, "gc", &orphan).0 == 404;
+        // HEAD too: its answer, remembered while the blob was there, must not outlive it.
+        let head = c.head(reg.at(&format!("/v2/gc/blobs/{orphan}")));
+        let orphan_gone =
+            head.send().unwrap().status() == 404 && get_blob(&c, &reg, "gc", &orphan).0 == 404;
         let upload_gone = c.get(reg.at(&loc)).send().unwrap().status() == 404;
         let index_entry = reg
             .root

@@ -32,10 +32,14 @@ impl Storage {
         if !self.repo_exists(name) {
             return Err(StorageError::BlobUnknown);
         }
-        self.blobs
+        let mark = self.blob_sizes.mark();
+        let blob = self
+            .blobs
             .open(name, digest)
             .await?
-            .ok_or(StorageError::BlobUnknown)
+            .ok_or(StorageError::BlobUnknown)?;
+        self.blob_sizes.keep(mark, name, digest, blob.size);
+        Ok(blob)
     }
 
     /// Bytes `offset..offset + len` of an open blob, mapped or read, on the storage pool.
@@ -71,21 +75,34 @@ impl Storage {
         .await
     }
 
-    /// The size of a blob.
+    /// The size of a blob (remembered for a while once found).
     pub async fn blob_size(&self, name: &RepoName, digest: &Digest) -> Result<u64> {
         if !self.repo_exists(name) {
             return Err(StorageError::BlobUnknown);
         }
-        self.blobs
+        if let Some(size) = self.blob_sizes.get(name, digest) {
+            return Ok(size);
+        }
+        let mark = self.blob_sizes.mark();
+        let size = self
+            .blobs
             .stat(name, digest)
             .await?
-            .ok_or(StorageError::BlobUnknown)
+            .ok_or(StorageError::BlobUnknown)?;
+        self.blob_sizes.keep(mark, name, digest, size);
+        Ok(size)
     }
 
     /// Remove a blob from a repository. With dedupe, the content stays in the content index
     /// until garbage collection finds no repository linking to it.
     pub async fn delete_blob(&self, name: &RepoName, digest: &Digest) -> Result<()> {
-        if !self.repo_exists(name) || !self.blobs.delete(name, digest).await? {
+        if !self.repo_exists(name) {
+            return Err(StorageError::BlobUnknown);
+        }
+        let removed = self.blobs.delete(name, digest).await;
+        // Forgotten whatever the outcome: a failed removal may still have removed the file.
+        self.blob_sizes.forget(name, digest);
+        if !removed? {
             return Err(StorageError::BlobUnknown);
         }
         Ok(())

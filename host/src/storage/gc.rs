@@ -54,7 +54,10 @@ impl Storage {
         let view = self.latest(name, &mut writer).await?;
         let roots: Vec<Digest> = view.digests().cloned().collect();
         let keep = self.reachable(name, roots).await?;
-        let blobs = self.blobs.sweep(name, keep, delay).await?;
+        let blobs = self.blobs.sweep(name, keep, delay).await;
+        // Forgotten whatever the outcome: a failed sweep may still have removed some.
+        self.blob_sizes.forget_all();
+        let blobs = blobs?;
         let uploads_dir = self.layout.uploads(name);
         let uploads = self
             .blocking(move || sweep::sweep_dir(&uploads_dir, |m| fsutil::age(m) >= delay))

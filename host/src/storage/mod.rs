@@ -7,6 +7,7 @@
 //! digests, and streams of bytes. Everything that touches the disk runs on a bounded pool
 //! ([`crate::pool`]), never on the async workers.
 
+mod blob_sizes;
 mod blob_store;
 mod blobs;
 mod catalog;
@@ -112,6 +113,8 @@ pub struct Storage {
     /// Recently served manifests by digest (content-addressed, so shared by repositories; only
     /// ever served after a repository's index resolved the reference).
     manifests: moka::sync::Cache<Digest, bytes::Bytes>,
+    /// Recently found blob sizes, so a `HEAD` needs no trip to the storage pool.
+    blob_sizes: blob_sizes::BlobSizes,
 }
 
 impl Storage {
@@ -134,6 +137,7 @@ impl Storage {
                 .max_capacity(MANIFEST_CACHE_BYTES)
                 .weigher(|_, b: &bytes::Bytes| b.len().try_into().unwrap_or(u32::MAX))
                 .build(),
+            blob_sizes: blob_sizes::BlobSizes::default(),
             options,
         })
     }
