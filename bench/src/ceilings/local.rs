@@ -44,9 +44,10 @@ pub fn write_fsync(path: &Path, data: &[u8], hash: bool) -> anyhow::Result<f64> 
     Ok(mib_per_s(data.len(), started.elapsed().as_secs_f64()))
 }
 
-/// Durable small-file commits per second: each writes `data` to a temporary file, fsyncs it
-/// and renames it into place (the least a registry does per blob), from `threads` threads,
-/// in the new directory `dir` (left in place).
+/// Durable small-file commits per second: each writes `data` to a temporary file, fsyncs it,
+/// renames it into place and fsyncs the directory, so that the new name survives a crash (the
+/// least a registry does per blob), from `threads` threads, in the new directory `dir` (left
+/// in place).
 pub fn small_files(dir: &Path, data: &[u8], count: usize, threads: usize) -> anyhow::Result<f64> {
     std::fs::create_dir(dir)?;
     let next = AtomicUsize::new(0);
@@ -65,6 +66,7 @@ pub fn small_files(dir: &Path, data: &[u8], count: usize, threads: usize) -> any
                         file.write_all(data)?;
                         file.sync_all()?;
                         std::fs::rename(&temporary, dir.join(n.to_string()))?;
+                        std::fs::File::open(dir)?.sync_all()?;
                     }
                 })
             })

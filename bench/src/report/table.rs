@@ -73,12 +73,12 @@ fn ceiling_lines(results: &Results) -> Vec<(String, String)> {
         ("write 1 MiB chunks + fsync", &c.write_fsync_mib_s, "MiB/s"),
         ("hash + write + fsync", &c.hash_write_fsync_mib_s, "MiB/s"),
         (
-            "small file write+fsync+rename, sequential",
+            "small file write+fsync+rename+fsync dir, sequential",
             &c.small_files_sequential_per_s,
             "/s",
         ),
         (
-            "small file write+fsync+rename, concurrent",
+            "small file write+fsync+rename+fsync dir, concurrent",
             &c.small_files_concurrent_per_s,
             "/s",
         ),

@@ -42,8 +42,8 @@ pub trait BlobStore: Send + Sync {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<bool>;
-    /// Take a complete, verified and fsynced local file holding `digest` into the repository,
-    /// durably.
+    /// Take a complete, verified local file holding `digest` into the repository, durably
+    /// (its content too: the file has not been synced).
     async fn commit(&self, name: &RepoName, digest: &Digest, staged: PathBuf) -> Result<()>;
     /// Remove the repository's blobs that are not in `keep` and are older than `delay`;
     /// returns how many were removed.

@@ -127,7 +127,7 @@ impl Storage {
         self.blobs.mount(name, digest, from).await
     }
 
-    /// Take a complete, fsynced file holding `digest` into the repository.
+    /// Take a complete, verified file holding `digest` into the repository, durably.
     pub(super) async fn commit_blob(
         &self,
         name: &RepoName,

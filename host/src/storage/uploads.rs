@@ -23,6 +23,8 @@ pub const MAX_UPLOADS_PER_REPOSITORY: usize = 256;
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Bytes gathered before one write to disk.
 const WRITE_BATCH: usize = 1 << 20;
+/// A batch this small is hashed by the job that writes it (microseconds: less than a job).
+const SMALL_BATCH: u64 = 16 << 10;
 
 /// Who follows an upload as it lands, and the size its source announced.
 type Reporter = Option<(watch::Sender<Landing>, Option<u64>)>;
@@ -258,17 +260,12 @@ impl Storage {
             // Readers may have the whole blob now; making it durable is storage's business.
             verified(&reporter);
         }
-        // Hash (when the streamed hash does not apply) and fsync in one job.
-        let actual = self
-            .blocking(move || {
-                let actual = match streamed {
-                    Some(actual) => actual,
-                    None => hash_file(&hashed, algorithm)?,
-                };
-                std::fs::File::open(&hashed)?.sync_all()?;
-                Ok(actual)
-            })
-            .await;
+        // The file is hashed again only when the streamed hash does not apply; the blob
+        // store makes it durable as it takes it.
+        let actual = match streamed {
+            Some(actual) => Ok(actual),
+            None => self.blocking(move || hash_file(&hashed, algorithm)).await,
+        };
         self.forget_upload(id);
         let actual = match actual {
             Ok(a) => a,
@@ -477,8 +474,18 @@ impl Storage {
                     let (io, file) = (self.io.clone(), file.clone());
                     let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
                     let reporter = reporter.clone();
-                    // The batch is written and hashed at once, by two jobs.
                     in_flight = Some(tokio::spawn(async move {
+                        if offset - at <= SMALL_BATCH {
+                            // Hashing it costs less than a second job.
+                            let job = io.run(move || {
+                                write_all_vectored_at(&file, &full, at)?;
+                                report(&reporter, &file, offset);
+                                full.iter().for_each(|chunk| h.update(chunk));
+                                Ok::<_, std::io::Error>(h)
+                            });
+                            return Ok(job.await??);
+                        }
+                        // A larger batch is written and hashed at once, by two jobs.
                         let (written, hashed) = (file.clone(), full.clone());
                         let write = async {
                             io.run(move || write_all_vectored_at(&written, &full, at))

@@ -229,7 +229,7 @@ impl BlobStore for FsBlobs {
     }
 }
 
-/// Rename `file` to `target` (or drop it when identical content is already there, linking from
+/// Fsync `file` and rename it to `target` (or drop it when identical content is already there, linking from
 /// the content index when possible), then record `target` in the content index. A `target`
 /// that exists but is not a regular file is never taken for the blob. Returns the directories
 /// whose new names must be synced.
@@ -261,15 +261,18 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<V
             return Ok(vec![dir.to_owned()]);
         }
     }
+    // Only a file that becomes the blob needs its content made durable.
+    std::fs::File::open(file)?.sync_all()?;
     std::fs::rename(file, target)?;
-    let mut dirs = vec![dir.to_owned()];
     if let Some(shared) = shared {
         let shared_dir = shared
             .parent()
             .ok_or_else(|| std::io::Error::other("no parent"))?;
         std::fs::create_dir_all(shared_dir)?;
+        // The content index's new name is not synced: the blob is durable through `target`,
+        // and an entry lost in a crash only costs a later push the chance to share this inode.
         match std::fs::hard_link(target, shared) {
-            Ok(()) => dirs.push(shared_dir.to_owned()),
+            Ok(()) => {}
             // A concurrent push of the same content won: share its inode instead of ours.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let tmp = fsutil::temp_path(dir);
@@ -280,7 +283,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<V
             Err(_) => {} // another filesystem: no sharing
         }
     }
-    Ok(dirs)
+    Ok(vec![dir.to_owned()])
 }
 
 #[cfg(test)]
