@@ -372,6 +372,17 @@ fn scale_rows(scale: &Scale, rows: &mut Vec<Row>) {
             Better::Lower,
             curve.growth(),
         );
+        if let Some((size, growth)) = curve.growth_at_full_pages() {
+            add(
+                format!(
+                    "{}: cost at the largest / at {size} {} (the first full page)",
+                    curve.figure, curve.unit_of_size
+                ),
+                "ratio",
+                Better::Lower,
+                growth,
+            );
+        }
     }
     if !scale.curves.is_empty() {
         let (repos, tags) = scale.store;

@@ -22,6 +22,8 @@ use std::time::Duration;
 const BUILDERS: usize = 32;
 /// Tag pushes measured at each size.
 const PUSHES: usize = 200;
+/// Entries asked for by each listing (`n`).
+const PAGE: usize = 100;
 
 /// One figure measured at each size.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,6 +36,8 @@ pub struct Curve {
     pub sizes: Vec<usize>,
     /// Operations per second at each size.
     pub rates: Vec<Figure>,
+    /// A listing of [`PAGE`] entries after the middle: at a small size its page holds fewer.
+    pub paged: bool,
 }
 
 impl Curve {
@@ -43,6 +47,20 @@ impl Curve {
             (Some(small), Some(large)) => small.median / large.median,
             _ => f64::NAN,
         }
+    }
+
+    /// For a listing, the smallest size whose page is full (when it is not the smallest size)
+    /// and how much dearer the largest size is than it: growth with the store's size apart
+    /// from the page's length.
+    pub fn growth_at_full_pages(&self) -> Option<(usize, f64)> {
+        let first_full = self.sizes.iter().position(|&s| s / 2 >= PAGE)?;
+        let large = self.rates.last()?;
+        (self.paged && first_full > 0 && first_full + 1 < self.sizes.len()).then(|| {
+            (
+                self.sizes[first_full],
+                self.rates[first_full].median / large.median,
+            )
+        })
     }
 }
 
@@ -62,9 +80,10 @@ pub struct Scale {
 /// Measure at several numbers of tags in one repository and of repositories.
 pub async fn measure(bench: &Bench) -> anyhow::Result<Scale> {
     let (tag_sizes, repo_sizes): (&[usize], &[usize]) = if bench.params.mode == "smoke" {
-        (&[10, 100, 300], &[10, 200])
+        (&[10, 100, 300], &[10, 200, 300])
     } else {
-        (&[10, 10_000, 100_000], &[10, 50_000])
+        // 1,000 repositories: the first size at which a catalog page from the middle is full.
+        (&[10, 10_000, 100_000], &[10, 1_000, 50_000])
     };
     // Each figure is a 5 s load at several sizes: three repetitions at most keep this part short.
     let reps = bench.params.repetitions.min(3);
@@ -87,9 +106,9 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Scale> {
     let manifest = oci::image_manifest(&config, &layer, "scale");
     let mut result = Scale::default();
     let mut curves = [
-        curve("tag push (16 connections)", "tags", tag_sizes),
-        curve("tag GET", "tags", tag_sizes),
-        curve("tags/list?n=100 from the middle", "tags", tag_sizes),
+        curve("tag push (16 connections)", "tags", tag_sizes, false),
+        curve("tag GET", "tags", tag_sizes, false),
+        curve("tags/list?n=100 from the middle", "tags", tag_sizes, true),
     ];
     let mut tags = 0;
     for (i, (&size, repo)) in tag_sizes.iter().zip(&tag_repos).enumerate() {
@@ -112,14 +131,19 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Scale> {
             let list = rate(
                 bench,
                 &server,
-                format!("/v2/{repo}/tags/list?n=100&last={middle}"),
+                format!("/v2/{repo}/tags/list?n={PAGE}&last={middle}"),
                 None,
             )
             .await?;
             curves[2].rates[i].push(list);
         }
     }
-    let mut catalog = curve("_catalog?n=100 from the middle", "repositories", repo_sizes);
+    let mut catalog = curve(
+        "_catalog?n=100 from the middle",
+        "repositories",
+        repo_sizes,
+        true,
+    );
     let mut repos = tag_sizes.len();
     for (i, &size) in repo_sizes.iter().enumerate() {
         if size > repos {
@@ -132,7 +156,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Scale> {
             let r = rate(
                 bench,
                 &server,
-                format!("/v2/_catalog?n=100&last={middle}"),
+                format!("/v2/_catalog?n={PAGE}&last={middle}"),
                 None,
             )
             .await?;
@@ -159,12 +183,13 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Scale> {
     Ok(result)
 }
 
-fn curve(figure: &'static str, unit_of_size: &'static str, sizes: &[usize]) -> Curve {
+fn curve(figure: &'static str, unit_of_size: &'static str, sizes: &[usize], paged: bool) -> Curve {
     Curve {
         figure,
         unit_of_size,
         sizes: sizes.to_vec(),
         rates: vec![Figure::default(); sizes.len()],
+        paged,
     }
 }
 
