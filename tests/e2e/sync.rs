@@ -412,6 +412,46 @@ fn a_flood_of_misses_holds_a_bounded_number_of_upstream_fetches() {
 }
 
 #[test]
+fn a_flood_of_blob_misses_holds_a_bounded_number_of_upstream_fetches() {
+    // As above for blobs, whose fetches are bounded by 256: the upstream never answers, so
+    // each fetch holds its place until syncTimeout.
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", tarpit.local_addr().unwrap());
+    let setup = Setup::new();
+    let config = setup.config(json!({"extensions": {"sync": {"registries": [
+        {"urls": [url], "onDemand": true, "syncTimeout": "5s"},
+    ]}}}));
+    let reg = setup.start(config);
+    let blob = |i: usize| format!("/v2/flood/app/blobs/sha256:{i:064x}");
+    let statuses: Vec<(u16, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..300)
+            .map(|i| {
+                let (reg, path) = (&reg, blob(i));
+                s.spawn(move || {
+                    let r = client().get(reg.at(&path)).send().unwrap();
+                    (r.status().as_u16(), r.headers().contains_key("retry-after"))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let busy = statuses.iter().filter(|(s, _)| *s == 503).count();
+    assert!(
+        busy >= 30,
+        "at most 256 blob fetches at once: {busy} refused"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|&(s, retry)| s == 404 || (s == 503 && retry)),
+        "{statuses:?}"
+    );
+    // Finished fetches leave no trace: the next miss is fetched again, not refused.
+    assert_eq!(status(&reg, &blob(1000)), 404);
+    drop(tarpit);
+}
+
+#[test]
 fn an_endless_manifest_from_upstream_is_cut_at_the_manifest_limit() {
     use std::io::{Read, Write};
     // An upstream that answers every request with a manifest body that never ends.

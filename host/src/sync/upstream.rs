@@ -323,7 +323,8 @@ impl Upstream {
     }
 
     /// One request to endpoint `i`, built by `make` (called again to answer one
-    /// authentication challenge for `scope`). `whole`: the call's deadline covers the body.
+    /// authentication challenge for `scope`). The call's deadline covers the answer, and with
+    /// `whole` the body too (a streamed body is bounded by the read timeout instead).
     async fn send(
         &self,
         i: usize,
@@ -341,7 +342,10 @@ impl Upstream {
             if let Some(auth) = &auth {
                 request = request.header(AUTHORIZATION, auth);
             }
-            let response = request.send().await.map_err(unreachable)?;
+            let response = tokio::time::timeout(self.call_timeout, request.send())
+                .await
+                .map_err(|_| UpstreamError::Unreachable("no answer in time".into()))?
+                .map_err(unreachable)?;
             if response.status() == StatusCode::UNAUTHORIZED && !answered {
                 let challenge = response
                     .headers()
