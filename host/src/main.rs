@@ -32,14 +32,14 @@ enum Command {
     /// without a registry.
     Plugin {
         #[command(subcommand)]
-        command: portcullis::plugin_tool::PluginCommand,
+        command: Box<portcullis::plugin_tool::PluginCommand>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Plugin { command } => portcullis::plugin_tool::main(command),
+        Command::Plugin { command } => portcullis::plugin_tool::main(*command),
         Command::Verify { config } => match config::load_and_validate(&config).and_then(|c| {
             portcullis::server::verify_plugins(&c)
                 .map_err(|e| config::ConfigError(format!("{e:#}")))

@@ -334,6 +334,22 @@ fn credentials_reach_a_registry_that_requires_them() {
     assert!(out.ok, "{}", out.stderr);
     let pinned = out.stdout.trim().to_owned();
 
+    // The offline tool takes the same flags for a reference it pulls.
+    let out = portcullis(&["plugin", "inspect", "--json", &pinned]);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(out.stderr.contains("refused"), "{}", out.stderr);
+    let out = portcullis(&[
+        "plugin",
+        "inspect",
+        "--json",
+        &pinned,
+        "--creds",
+        "alice:alice-pw",
+    ]);
+    assert!(out.ok, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["world"], "authorizer-plugin");
+
     // The registry pulls with `plugins.credentialsFile`, and is refused without it.
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("credentials.json");

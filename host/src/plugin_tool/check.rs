@@ -3,7 +3,7 @@
 
 use super::input::value_arg;
 use super::logs;
-use super::source::PluginFile;
+use super::source::{PluginSource, RegistryOptions};
 use super::workbench::{RuntimeOptions, Workbench};
 use crate::plugins::CONTRACT_PACKAGE;
 use std::process::ExitCode;
@@ -13,8 +13,10 @@ use std::process::ExitCode;
 pub struct CheckArgs {
     /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
     /// `:tag`), pulled first.
-    #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
-    file: PluginFile,
+    #[arg(value_parser = PluginSource::parse, value_name = "FILE")]
+    file: PluginSource,
+    #[command(flatten)]
+    registry: RegistryOptions,
     /// The plugin's configuration (what the registry's `plugins.<slot>.config` holds): JSON
     /// inline, or @FILE naming a JSON or YAML file.
     #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
@@ -31,18 +33,19 @@ pub fn config_text(arg: &str) -> anyhow::Result<String> {
 
 /// Run `check`.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let file = args.file.resolve(&args.registry)?;
     let config = config_text(&args.config)?;
     let bench = Workbench::new(&args.options)?;
-    let (world, version) = bench.shape(&args.file)?.require_world()?;
-    let loaded = bench.load(&args.file, world, &config);
+    let (world, version) = bench.shape(&file)?.require_world()?;
+    let loaded = bench.load(&file, world, &config);
     for line in logs::take() {
-        eprintln!("plugin {}: {line}", args.file.name);
+        eprintln!("plugin {}: {line}", file.name);
     }
     let set = loaded?;
     println!(
         "{}: world {}, contract {CONTRACT_PACKAGE}@{version}: loaded and configured; the \
          registry accepts it",
-        args.file.path.display(),
+        file.path.display(),
         world.name(),
     );
     if set.authorizer.is_some() {

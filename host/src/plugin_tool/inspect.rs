@@ -1,7 +1,7 @@
 //! `portcullis plugin inspect FILE`: what a component is — its world, contract version,
 //! exports, imports, size and digest.
 
-use super::source::PluginFile;
+use super::source::{PluginSource, RegistryOptions};
 use super::workbench::{RuntimeOptions, Workbench};
 use crate::plugins::{ContractVersion, CONTRACT_PACKAGE};
 use serde::Serialize;
@@ -14,8 +14,10 @@ use std::process::ExitCode;
 pub struct InspectArgs {
     /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
     /// `:tag`), pulled first.
-    #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
-    file: PluginFile,
+    #[arg(value_parser = PluginSource::parse, value_name = "FILE")]
+    file: PluginSource,
+    #[command(flatten)]
+    registry: RegistryOptions,
     /// Print JSON: {file, world, contract, loadable, size, digest, exports, imports}.
     #[arg(long)]
     json: bool,
@@ -42,15 +44,16 @@ struct Report {
 
 /// Run `inspect`.
 pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let bytes = args.file.read()?;
+    let file = args.file.resolve(&args.registry)?;
+    let bytes = file.read()?;
     let bench = Workbench::new(&RuntimeOptions {
         cache_dir: args.cache_dir.clone(),
         ..RuntimeOptions::default()
     })?;
-    let shape = bench.shape(&args.file)?;
+    let shape = bench.shape(&file)?;
     let world = shape.world();
     let report = Report {
-        file: args.file.path.display().to_string(),
+        file: file.path.display().to_string(),
         world: world.as_ref().map(|(w, _)| w.name()),
         contract: world
             .as_ref()

@@ -6,7 +6,7 @@ use super::input::value_arg;
 use super::logs::{self, LogLine};
 use super::outcome::{decide, Outcome};
 use super::request::Request;
-use super::source::PluginFile;
+use super::source::{PluginSource, RegistryOptions};
 use super::workbench::{RuntimeOptions, Workbench};
 use super::world::Function;
 use serde::Serialize;
@@ -50,8 +50,10 @@ The exit status is non-zero when the plugin failed (the registry would deny the 
 pub struct RunArgs {
     /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
     /// `:tag`), pulled first.
-    #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
-    file: PluginFile,
+    #[arg(value_parser = PluginSource::parse, value_name = "FILE")]
+    file: PluginSource,
+    #[command(flatten)]
+    registry: RegistryOptions,
     /// The plugin's configuration: JSON inline, or @FILE naming a JSON or YAML file.
     #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
     config: String,
@@ -80,17 +82,18 @@ struct Report<'a> {
 
 /// Run `run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let file = args.file.resolve(&args.registry)?;
     let config = config_text(&args.config)?;
     let request = value_arg("--request", &args.request)?;
     let bench = Workbench::new(&args.options)?;
-    let (world, _) = bench.shape(&args.file)?.require_world()?;
+    let (world, _) = bench.shape(&file)?.require_world()?;
     let function = world.function(args.function)?;
     let request = Request::parse(function, request)?;
     // The lines of `configure` are reported too: they are often what an author looks for.
-    let set = bench.load(&args.file, world, &config)?;
+    let set = bench.load(&file, world, &config)?;
     let (outcome, elapsed) = bench.block_on(decide(&set, &request))?;
     let report = Report {
-        plugin: &args.file.name,
+        plugin: &file.name,
         world: world.name(),
         function: function.name(),
         outcome: &outcome,

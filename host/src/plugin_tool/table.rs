@@ -21,7 +21,7 @@ use super::logs;
 use super::matching::{differences, render};
 use super::outcome::decide;
 use super::request::Request;
-use super::source::PluginFile;
+use super::source::{PluginSource, RegistryOptions};
 use super::workbench::{RuntimeOptions, Workbench};
 use super::world::{Function, World};
 use crate::plugins::PluginSet;
@@ -55,8 +55,10 @@ the fields of the answer that matter, at any depth (e.g. {decision: authenticate
 pub struct TestArgs {
     /// The component: a path to a `.wasm` file, or `oci://host/repository@sha256:…` (or
     /// `:tag`), pulled first.
-    #[arg(value_parser = PluginFile::parse, value_name = "FILE")]
-    file: PluginFile,
+    #[arg(value_parser = PluginSource::parse, value_name = "FILE")]
+    file: PluginSource,
+    #[command(flatten)]
+    registry: RegistryOptions,
     /// The table of cases: a YAML or JSON file with the plugin's `config` and its `cases`
     /// (each a `name`, an optional `function`, a `request` as for `run`, and what to
     /// `expect`: a decision, or an object of the answer's fields to compare).
@@ -100,11 +102,12 @@ impl Case {
 
 /// Run `test`.
 pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let file = args.file.resolve(&args.registry)?;
     let table: Table = typed(&args.cases.display().to_string(), document(&args.cases)?)?;
     let config = table.config.clone().unwrap_or(json!({})).to_string();
     let bench = Workbench::new(&args.options)?;
-    let (world, _) = bench.shape(&args.file)?.require_world()?;
-    let set = bench.load(&args.file, world, &config)?;
+    let (world, _) = bench.shape(&file)?.require_world()?;
+    let set = bench.load(&file, world, &config)?;
     let mut failed = 0;
     for case in &table.cases {
         logs::take();
