@@ -3,7 +3,7 @@
 //! carry their owner's groups, enforced scopes, immediate revocation and expiry, and the
 //! attacks on them.
 
-use portcullis_tests::oci::{image_manifest, media, sha256};
+use portcullis_tests::oci::try_push_image;
 use portcullis_tests::{client, htpasswd, merge, Registry, Setup};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -90,30 +90,9 @@ fn push(
     tag: &str,
     seed: &str,
 ) -> u16 {
-    let config = format!(r#"{{"seed":"{seed}"}}"#);
-    for blob in [config.as_bytes(), seed.as_bytes()] {
-        let r = c
-            .post(reg.at(&format!(
-                "/v2/{repo}/blobs/uploads/?digest={}",
-                sha256(blob)
-            )))
-            .basic_auth(user, Some(secret))
-            .body(blob.to_vec())
-            .send()
-            .unwrap();
-        if r.status() != 201 {
-            return r.status().as_u16();
-        }
-    }
-    let m = image_manifest(config.as_bytes(), &[seed.as_bytes()], json!({}));
-    c.put(reg.at(&format!("/v2/{repo}/manifests/{tag}")))
-        .basic_auth(user, Some(secret))
-        .header("Content-Type", media::MANIFEST)
-        .body(m)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
+    try_push_image(c, &reg.url, (repo, tag), seed, |r| {
+        r.basic_auth(user, Some(secret))
+    })
 }
 
 #[test]

@@ -417,35 +417,8 @@ fn logged(reg: &Registry, needle: &str) -> bool {
 
 /// Push a one-layer image with Basic `user:secret`; the manifest push's status.
 fn push(reg: &Registry, user: &str, secret: &str, repo: &str, tag: &str, seed: &str) -> u16 {
-    use portcullis_tests::oci::{image_manifest, media, sha256};
-    let c = client();
-    let config = format!(r#"{{"seed":"{seed}"}}"#);
-    for blob in [config.as_bytes(), seed.as_bytes()] {
-        let r = c
-            .post(reg.at(&format!(
-                "/v2/{repo}/blobs/uploads/?digest={}",
-                sha256(blob)
-            )))
-            .basic_auth(user, Some(secret))
-            .body(blob.to_vec())
-            .send()
-            .unwrap();
-        if r.status() != 201 {
-            return r.status().as_u16();
-        }
-    }
-    c.put(reg.at(&format!("/v2/{repo}/manifests/{tag}")))
-        .basic_auth(user, Some(secret))
-        .header("Content-Type", media::MANIFEST)
-        .body(image_manifest(
-            config.as_bytes(),
-            &[seed.as_bytes()],
-            json!({}),
-        ))
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
+    let authorize = |r: reqwest::blocking::RequestBuilder| r.basic_auth(user, Some(secret));
+    portcullis_tests::oci::try_push_image(&client(), &reg.url, (repo, tag), seed, authorize)
 }
 
 fn catalog(reg: &Registry, user: &str, secret: &str) -> u16 {

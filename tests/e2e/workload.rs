@@ -6,7 +6,7 @@
 
 use portcullis_tests::clients::Sandbox;
 use portcullis_tests::issuer::{token_service_key, Authority, Issuer, IssuerOptions};
-use portcullis_tests::oci::{image_manifest, media, sha256};
+use portcullis_tests::oci::{media, try_push_image};
 use portcullis_tests::{client, client_from, free_port, htpasswd, merge, require, Registry, Setup};
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
@@ -103,27 +103,10 @@ fn get(registry: &Registry, path: &str, token: Option<&str>) -> (u16, String) {
 
 /// Push a small image as `repo:tag`: 201, or the first status that refused it.
 fn push(registry: &Registry, token: &str, repo: &str, tag: &str) -> u16 {
-    let config = format!(r#"{{"architecture":"amd64","os":"linux","tag":"{tag}"}}"#);
-    let layer = format!("layer of {repo}");
-    for blob in [config.as_bytes(), layer.as_bytes()] {
-        let path = format!("/v2/{repo}/blobs/uploads/?digest={}", sha256(blob));
-        let r = request(reqwest::Method::POST, registry, &path, Some(token))
-            .body(blob.to_vec())
-            .send()
-            .unwrap();
-        if r.status() != 201 {
-            return r.status().as_u16();
-        }
-    }
-    let manifest = image_manifest(config.as_bytes(), &[layer.as_bytes()], json!({}));
-    let path = format!("/v2/{repo}/manifests/{tag}");
-    request(reqwest::Method::PUT, registry, &path, Some(token))
-        .header("Content-Type", media::MANIFEST)
-        .body(manifest)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
+    let seed = format!("{repo}:{tag}");
+    try_push_image(&client(), &registry.url, (repo, tag), &seed, |r| {
+        r.bearer_auth(token)
+    })
 }
 
 /// DELETE a tag: the status.
