@@ -826,94 +826,36 @@ fn tags_and_catalog_paging() {
 
 #[test]
 fn deletes() {
+    use reqwest::Method;
     let reg = Registry::start();
     let c = client();
+    let send = |method: Method, path: &str| c.request(method, reg.at(path)).send().unwrap();
+    let status = |method: Method, path: &str| send(method, path).status().as_u16();
     let (digest, manifest) = push_image(&c, &reg.url, "del", "tagtest0", "d");
     put_manifest(&c, &reg.url, "del", "other", media::MANIFEST, &manifest);
+    let by_digest = format!("/v2/del/manifests/{digest}");
     // Deleting a tag leaves the manifest.
-    let r = c
-        .delete(reg.at("/v2/del/manifests/tagtest0"))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    assert_eq!(
-        c.head(reg.at("/v2/del/manifests/tagtest0"))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        c.head(reg.at(&format!("/v2/del/manifests/{digest}")))
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        c.delete(reg.at("/v2/del/manifests/tagtest0"))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(status(Method::DELETE, "/v2/del/manifests/tagtest0"), 202);
+    assert_eq!(status(Method::HEAD, "/v2/del/manifests/tagtest0"), 404);
+    assert_eq!(status(Method::HEAD, &by_digest), 200);
+    assert_eq!(status(Method::DELETE, "/v2/del/manifests/tagtest0"), 404);
     // Deleting by digest removes every tag on it.
-    let r = c
-        .delete(reg.at(&format!("/v2/del/manifests/{digest}")))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    assert_eq!(
-        c.get(reg.at(&format!("/v2/del/manifests/{digest}")))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
-    let list: Value = c
-        .get(reg.at("/v2/del/tags/list"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    assert_eq!(status(Method::DELETE, &by_digest), 202);
+    assert_eq!(status(Method::GET, &by_digest), 404);
+    let list: Value = send(Method::GET, "/v2/del/tags/list").json().unwrap();
     assert_eq!(list["tags"], json!([]));
-    assert_eq!(
-        c.delete(reg.at(&format!("/v2/del/manifests/{digest}")))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
-    // Blobs.
+    assert_eq!(status(Method::DELETE, &by_digest), 404);
+    // Blobs: found once (and remembered), then deleted: no longer found.
     let b = push_blob(&c, &reg.url, "del", b"blob to delete");
-    // Found once (and remembered), then deleted: no longer found.
-    assert_eq!(
-        c.head(reg.at(&format!("/v2/del/blobs/{b}")))
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
-    let r = c
-        .delete(reg.at(&format!("/v2/del/blobs/{b}")))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    assert_eq!(
-        c.head(reg.at(&format!("/v2/del/blobs/{b}")))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
-    let r = c
-        .delete(reg.at(&format!("/v2/del/blobs/{b}")))
-        .send()
-        .unwrap();
+    let blob = format!("/v2/del/blobs/{b}");
+    assert_eq!(status(Method::HEAD, &blob), 200);
+    assert_eq!(status(Method::DELETE, &blob), 202);
+    assert_eq!(status(Method::HEAD, &blob), 404);
+    let r = send(Method::DELETE, &blob);
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(&r.text().unwrap()), "BLOB_UNKNOWN");
     // Methods a route does not have.
-    let r = c.post(reg.at("/v2/del/tags/list")).send().unwrap();
+    let r = send(Method::POST, "/v2/del/tags/list");
     assert_eq!(r.status(), 405);
     assert_eq!(error_code(&r.text().unwrap()), "UNSUPPORTED");
 }
