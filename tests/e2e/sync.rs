@@ -370,7 +370,8 @@ fn periodic_sync_mirrors_new_and_moved_tags() {
 }
 
 /// Fire GETs of `paths` at once at a registry whose upstream accepts connections and never
-/// answers, so that every fetch holds its place until its deadline (syncTimeout): at most
+/// answers, so that every fetch holds its place until its deadline (syncTimeout, long enough
+/// for all of them to be sent on a loaded machine): at most
 /// `bound` are fetched at once, the rest are refused with 503 and `Retry-After` (and the
 /// registry serves everyone else meanwhile); once they are over, `later` is fetched again.
 fn flood_a_tarpit(paths: Vec<String>, bound: usize, later: &str) {
@@ -378,7 +379,7 @@ fn flood_a_tarpit(paths: Vec<String>, bound: usize, later: &str) {
     let url = format!("http://{}", tarpit.local_addr().unwrap());
     let setup = Setup::new();
     let config = setup.config(json!({"extensions": {"sync": {"registries": [
-        {"urls": [url], "onDemand": true, "syncTimeout": "4s"},
+        {"urls": [url], "onDemand": true, "syncTimeout": "8s"},
     ]}}}));
     let reg = setup.start(config);
     let fired = paths.len();
