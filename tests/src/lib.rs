@@ -176,6 +176,21 @@ impl Registry {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Whether the registry logs a line containing `needle` within 10 s (a line arrives
+    /// through a pipe, so it may trail the response it belongs to).
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.logs().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Kill the process with SIGKILL and wait for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
