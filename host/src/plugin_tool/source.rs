@@ -69,27 +69,19 @@ impl PluginFile {
 pub struct RegistryOptions {
     /// `USER:PASSWORD` for the registry (default: anonymous).
     #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_creds)]
-    creds: Option<UserPassword>,
+    creds: Option<Credentials>,
     /// Check the registry's TLS certificate; `--tls-verify=false` also allows plain HTTP.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     tls_verify: bool,
 }
 
 /// A `--creds` value.
-#[derive(Clone)]
-struct UserPassword(String, String);
-
-impl std::fmt::Debug for UserPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:***", self.0)
-    }
-}
-
-fn parse_creds(s: &str) -> Result<UserPassword, String> {
+fn parse_creds(s: &str) -> Result<Credentials, String> {
     match s.split_once(':') {
-        Some((user, password)) if !user.is_empty() => {
-            Ok(UserPassword(user.to_owned(), password.to_owned()))
-        }
+        Some((user, password)) if !user.is_empty() => Ok(Credentials {
+            username: user.to_owned(),
+            password: password.to_owned(),
+        }),
         _ => Err("expected USER:PASSWORD".into()),
     }
 }
@@ -105,27 +97,22 @@ impl RegistryOptions {
         let loopback = host == "localhost" || host.starts_with("127.");
         Access {
             insecure: !self.tls_verify || (loopback_plain && loopback),
-            credentials: self.creds.as_ref().map(|c| Credentials {
-                username: c.0.clone(),
-                password: c.1.clone(),
-            }),
+            credentials: self.creds.clone(),
         }
     }
 }
 
-/// `reference` pulled into a directory under the system's temporary directory, by digest.
+/// `reference` pulled into a directory under the system's temporary directory, by digest (as
+/// the registry keeps pulled plugins).
 fn pulled(reference: &PluginReference, access: Access) -> anyhow::Result<PluginFile> {
     let pulled = oci::blocking(oci::pull(reference, &access))?;
     let dir = std::env::temp_dir().join("portcullis-plugins");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let digest = &pulled.manifest_digest;
-    let path = dir.join(format!(
-        "{}-{}.wasm",
-        digest.algorithm().name(),
-        digest.hex()
-    ));
-    crate::fsutil::write_atomic(&path, &pulled.component)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = oci::keep(
+        &dir,
+        &pulled.manifest_digest,
+        &pulled.manifest,
+        &pulled.component,
+    )?;
     Ok(PluginFile {
         path,
         name: reference.plugin_name().to_owned(),

@@ -34,8 +34,13 @@ pub fn fetch(dir: &Path, reference: &PluginReference, access: &Access) -> anyhow
 }
 
 /// Keep the manifest `digest` and its component in `dir` (after checking both), as a pull
-/// does, for [`fetch`] to find.
-pub fn keep(dir: &Path, digest: &Digest, manifest: &[u8], component: &[u8]) -> anyhow::Result<()> {
+/// does, for [`fetch`] to find; returns the component's path.
+pub fn keep(
+    dir: &Path,
+    digest: &Digest,
+    manifest: &[u8],
+    component: &[u8],
+) -> anyhow::Result<PathBuf> {
     check_manifest(manifest, Some(digest))
         .and_then(|(_, layer)| check_component(&layer, component))
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -45,7 +50,7 @@ pub fn keep(dir: &Path, digest: &Digest, manifest: &[u8], component: &[u8]) -> a
         crate::fsutil::write_atomic(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(())
+    Ok(component_path)
 }
 
 /// Where the manifest and the component of `digest` are kept.
