@@ -5,10 +5,12 @@
 //! over HTTP like any other reference.)
 
 use crate::oci::{Reference, RepoName};
-use crate::plugins::oci::{artifact::MAX_PLUGIN_BYTES, keep};
+use crate::plugins::oci::artifact::{component_layer, MAX_PLUGIN_BYTES};
+use crate::plugins::oci::keep;
 use crate::plugins::{SetSpec, Source};
-use crate::storage::Storage;
+use crate::storage::{Storage, Window};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Copy every plugin of `set` that `own` names (`host:port` strings this registry answers
 /// as) from `storage` into the pulled-plugin cache `pulled`. A plugin that is not in storage is
@@ -33,7 +35,7 @@ pub async fn seed(storage: &Storage, set: &SetSpec, own: &[String], pulled: &Pat
         };
         match read(storage, &reference.repository, digest).await {
             Ok((manifest, component)) => match keep(pulled, digest, &manifest, &component) {
-                Ok(()) => {
+                Ok(_) => {
                     tracing::info!(plugin = %reference, "plugin read from this registry's storage")
                 }
                 Err(e) => {
@@ -47,30 +49,29 @@ pub async fn seed(storage: &Storage, set: &SetSpec, own: &[String], pulled: &Pat
     }
 }
 
-/// The manifest `digest` of `repository` and the component it names, from storage.
+/// The manifest `digest` of `repository` and the component it names, from storage (read on
+/// its pool).
 async fn read(
     storage: &Storage,
     repository: &RepoName,
     digest: &crate::oci::Digest,
-) -> anyhow::Result<(bytes::Bytes, Vec<u8>)> {
+) -> anyhow::Result<(bytes::Bytes, bytes::Bytes)> {
     let manifest = storage
         .get_manifest(repository, &Reference::Digest(digest.clone()))
         .await?;
-    let layer = crate::plugins::oci::artifact::component_layer(&manifest.bytes)
-        .map_err(anyhow::Error::msg)?;
+    let layer = component_layer(&manifest.bytes).map_err(anyhow::Error::msg)?;
+    let blob = storage.open_blob(repository, &layer.digest).await?;
+    // The layer's size was checked; the file is what is read (its digest is checked after).
     anyhow::ensure!(
-        layer.size <= MAX_PLUGIN_BYTES as u64,
+        blob.size <= MAX_PLUGIN_BYTES as u64,
         "its component is larger than {MAX_PLUGIN_BYTES} bytes"
     );
-    let blob = storage.open_blob(repository, &layer.digest).await?;
-    let component = tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        (&blob.file)
-            .take(MAX_PLUGIN_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-    })
-    .await??;
+    let window = storage
+        .blob_window(Arc::new(blob.file), 0, blob.size as usize, false)
+        .await?;
+    let component = match window {
+        Window::Read(bytes) => bytes,
+        Window::Mapped(map) => bytes::Bytes::from_owner(map),
+    };
     Ok((manifest.bytes, component))
 }
