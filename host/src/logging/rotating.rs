@@ -19,11 +19,7 @@ pub struct RotatingFile {
 impl RotatingFile {
     /// Open (or continue) `path`, rotating past `max_bytes` and keeping `keep` old files.
     pub fn open(path: &Path, max_bytes: u64, keep: u32) -> anyhow::Result<RotatingFile> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = append(path)
-            .map_err(|e| anyhow::anyhow!("cannot open log file {}: {e}", path.display()))?;
+        let file = super::open_append(path)?;
         let written = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_owned(),
