@@ -83,12 +83,7 @@ impl Request {
                 let c: CreateKeyJson = typed(&what, value)?;
                 Request::CreateKey {
                     owner: Box::new(c.owner.into()),
-                    request: KeyRequest {
-                        label: c.request.label,
-                        scopes: c.request.scopes,
-                        expires_at_ms: c.request.expires_at_ms,
-                        creator_ua: c.request.creator_ua,
-                    },
+                    request: c.request,
                 }
             }
             Function::ListKeys => {
@@ -322,20 +317,7 @@ struct MapClaimsJson {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct CreateKeyJson {
     owner: IdentityJson,
-    request: KeyRequestJson,
-}
-
-/// WIT `key-request`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct KeyRequestJson {
-    label: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    expires_at_ms: Option<u64>,
-    #[serde(default)]
-    creator_ua: String,
+    request: KeyRequest,
 }
 
 /// The argument of `key-manager.list`.

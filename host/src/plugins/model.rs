@@ -188,16 +188,21 @@ impl AnonymousAccess {
     };
 }
 
-/// What an owner asked of a new API key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What an owner asked of a new API key (read as the WIT record, in kebab-case, with every
+/// field but the label optional).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KeyRequest {
     /// A label.
     pub label: String,
     /// Scopes, `<glob>:<action>[,<action>…]`.
+    #[serde(default)]
     pub scopes: Vec<String>,
     /// Expiry, ms since the Unix epoch.
+    #[serde(default)]
     pub expires_at_ms: Option<u64>,
     /// The creating request's `User-Agent`.
+    #[serde(default)]
     pub creator_ua: String,
 }
 
