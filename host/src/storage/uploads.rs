@@ -472,7 +472,7 @@ impl Storage {
                     let at = offset;
                     offset += std::mem::take(&mut batch_len) as u64;
                     let (io, file) = (self.io.clone(), file.clone());
-                    let mut h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
+                    let h = std::mem::replace(&mut hasher, Hasher::new(Algorithm::Sha256));
                     let reporter = reporter.clone();
                     in_flight = Some(tokio::spawn(async move {
                         if offset - at <= SMALL_BATCH {
@@ -480,8 +480,7 @@ impl Storage {
                             let job = io.run(move || {
                                 write_all_vectored_at(&file, &full, at)?;
                                 report(&reporter, &file, offset);
-                                full.iter().for_each(|chunk| h.update(chunk));
-                                Ok::<_, std::io::Error>(h)
+                                Ok::<_, std::io::Error>(hash_chunks(h, &full))
                             });
                             return Ok(job.await??);
                         }
@@ -493,12 +492,7 @@ impl Storage {
                             report(&reporter, &file, offset);
                             Ok::<_, StorageError>(())
                         };
-                        let hash = io.run(move || {
-                            for chunk in &hashed {
-                                h.update(chunk);
-                            }
-                            h
-                        });
+                        let hash = io.run(move || hash_chunks(h, &hashed));
                         let (write, hash) = tokio::join!(write, hash);
                         write?;
                         Ok::<_, StorageError>(hash?)
@@ -592,6 +586,12 @@ fn write_all_vectored_at(
         }
     }
     Ok(())
+}
+
+/// `hasher` fed `chunks` in order.
+fn hash_chunks(mut hasher: Hasher, chunks: &[Bytes]) -> Hasher {
+    chunks.iter().for_each(|chunk| hasher.update(chunk));
+    hasher
 }
 
 /// Tell `reporter` that the first `bytes` bytes of `file` are written.

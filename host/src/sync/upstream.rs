@@ -259,8 +259,9 @@ impl Upstream {
         .await
     }
 
-    /// `attempt` on each URL in turn (by index, for [`Upstream::session`]) until one answers; a failure to reach any is retried `maxRetries`
-    /// times. "Not found" from one URL lets the next one try, and is the answer if none has it.
+    /// `attempt` on each URL in turn (by index, for [`Upstream::session`]) until one answers;
+    /// a failure to reach any is retried `maxRetries` times. "Not found" from one URL lets the
+    /// next one try, and is the answer if none has it.
     pub async fn with_retries<'a, T, F, Fut>(
         &'a self,
         patience: Patience,

@@ -189,10 +189,10 @@ impl BlobStore for FsBlobs {
     async fn commit(&self, name: &RepoName, digest: &Digest, staged: PathBuf) -> Result<()> {
         let target = self.layout.blob(name, digest);
         let shared = self.dedupe.then(|| self.layout.shared_blob(digest));
-        let dirs = self
+        let dir = self
             .blocking(move || place(&staged, &target, shared.as_deref()))
             .await?;
-        self.sync_dirs(dirs).await
+        self.sync_dirs(dir.into_iter().collect()).await
     }
 
     async fn sweep(
@@ -229,11 +229,11 @@ impl BlobStore for FsBlobs {
     }
 }
 
-/// Fsync `file` and rename it to `target` (or drop it when identical content is already there, linking from
-/// the content index when possible), then record `target` in the content index. A `target`
-/// that exists but is not a regular file is never taken for the blob. Returns the directories
-/// whose new names must be synced.
-fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<Vec<PathBuf>> {
+/// Fsync `file` and rename it to `target` (or drop it when identical content is already
+/// there, linking from the content index when possible), then record `target` in the content
+/// index. A `target` that exists but is not a regular file is never taken for the blob.
+/// Returns the directory whose new name must be synced, if there is one.
+fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<Option<PathBuf>> {
     let dir = target
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent"))?;
@@ -243,7 +243,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<V
             // Acknowledged as stored: whatever its age, it is as new as this push.
             fsutil::touch(target)?;
             std::fs::remove_file(file)?;
-            return Ok(Vec::new());
+            return Ok(None);
         }
         Ok(_) => {
             return Err(std::io::Error::other(format!(
@@ -258,7 +258,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<V
         if std::fs::hard_link(shared, target).is_ok() {
             fsutil::touch(target)?;
             std::fs::remove_file(file)?;
-            return Ok(vec![dir.to_owned()]);
+            return Ok(Some(dir.to_owned()));
         }
     }
     // Only a file that becomes the blob needs its content made durable.
@@ -283,7 +283,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<V
             Err(_) => {} // another filesystem: no sharing
         }
     }
-    Ok(vec![dir.to_owned()])
+    Ok(Some(dir.to_owned()))
 }
 
 #[cfg(test)]
