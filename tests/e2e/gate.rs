@@ -1012,6 +1012,100 @@ fn plugin_metrics_count_calls_by_plugin_function_and_outcome() {
     );
 }
 
+/// The access-control plugin's `authorize` calls (every outcome) and reused decisions so far.
+fn authorizer_counts(reg: &Registry) -> (f64, f64) {
+    let metrics = client()
+        .get(reg.at("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let calls = metrics
+        .lines()
+        .filter(|l| l.starts_with("portcullis_plugin_calls_total{"))
+        .filter(|l| {
+            l.contains(r#"plugin="access-control""#) && l.contains(r#"function="authorize""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let reused = sample(
+        &metrics,
+        "portcullis_plugin_decisions_reused_total",
+        &[("plugin", "access-control")],
+    )
+    .unwrap_or(0.0);
+    (calls, reused)
+}
+
+#[test]
+fn decisions_are_reused_per_identity_until_the_policy_changes() {
+    let reg = gated(
+        json!({"repositories": {
+            "**": {"anonymousPolicy": ["read"], "defaultPolicy": ["read", "create", "update", "delete"]},
+            "private/**": {"policies": [{"users": ["alice"], "actions": ["read"]}]}},
+            "adminPolicy": admin_policy(),
+            "metrics": {"anonymousPolicy": ["read"]}}),
+        json!({"extensions": {"metrics": {"enable": true}}}),
+    );
+    seed(&reg, "app", "v1", "one");
+    seed(&reg, "private/app", "v1", "two");
+    let c = client();
+    let anon = As::new(&c, &reg, None);
+    let alice = As::new(&c, &reg, Some("alice"));
+    let bob = As::new(&c, &reg, Some("bob"));
+
+    // Repeated accesses with the same identity, resource, action and reference are answered
+    // from the first decision: allowed and denied alike, each identity its own.
+    let (calls, reused) = authorizer_counts(&reg);
+    for _ in 0..5 {
+        assert_eq!(anon.get("/v2/app/manifests/v1"), 200);
+        assert_eq!(alice.get("/v2/private/app/manifests/v1"), 200);
+        assert_eq!(bob.get("/v2/private/app/manifests/v1"), 403);
+        assert_eq!(anon.get("/v2/private/app/manifests/v1"), 401);
+    }
+    let (calls_after, reused_after) = authorizer_counts(&reg);
+    assert!(
+        calls_after - calls <= 5.0,
+        "{} calls for 4 distinct accesses (and a metrics read)",
+        calls_after - calls
+    );
+    assert!(reused_after - reused >= 16.0, "{reused} → {reused_after}");
+
+    // A changed policy is a new plugin set: no decision of the old one answers for it.
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(&reg.config_path).unwrap()).unwrap();
+    config["http"]["accessControl"]["repositories"]["**"]["anonymousPolicy"] = json!([]);
+    config["http"]["accessControl"]["repositories"]["private/**"]["policies"] = json!([
+        {"users": ["alice"], "actions": ["read"],
+         "conditions": [{"expression": "req.method == 'GET'", "message": "reads by GET only"}]},
+        {"users": ["bob"], "actions": ["read"]}]);
+    std::fs::write(
+        &reg.config_path,
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while anon.get("/v2/app/manifests/v1") != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the changed policy was not applied"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(bob.get("/v2/private/app/manifests/v1"), 200);
+
+    // A policy with conditions reads the request: every access is decided afresh.
+    let (_, reused) = authorizer_counts(&reg);
+    for _ in 0..5 {
+        assert_eq!(alice.get("/v2/private/app/manifests/v1"), 200);
+    }
+    let (_, reused_after) = authorizer_counts(&reg);
+    assert_eq!(
+        reused_after, reused,
+        "decisions of a conditional policy were reused"
+    );
+}
+
 #[test]
 fn decisions_are_logged_as_json_lines_rotated_by_size() {
     let setup = Setup::new();

@@ -70,14 +70,22 @@ fn inspect_shows_world_contract_and_digest() {
     let out = plugin(&["inspect", "--json", path.to_str().unwrap()]);
     let report = json(&out);
     assert_eq!(report["world"], "authorizer-plugin");
-    assert_eq!(report["contract"], "portcullis:plugin@0.2.0");
+    assert_eq!(report["contract"], "portcullis:plugin@0.2.1");
     assert_eq!(report["loadable"], true);
     assert_eq!(report["digest"], digest);
     assert_eq!(report["size"], bytes.len());
-    assert!(report["exports"]
-        .as_array()
-        .unwrap()
-        .contains(&Value::from("portcullis:plugin/authorizer@0.2.0")));
+    for export in [
+        "portcullis:plugin/authorizer@0.2.1",
+        "portcullis:plugin/decision-reuse@0.2.1",
+    ] {
+        assert!(
+            report["exports"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(export)),
+            "{report}"
+        );
+    }
     assert!(report["imports"]
         .as_array()
         .unwrap()
@@ -120,6 +128,49 @@ fn check_accepts_a_good_config_and_refuses_a_bad_one_with_the_registrys_message(
         ),
         "{}",
         bad.stderr
+    );
+}
+
+#[test]
+fn check_says_whether_the_registry_reuses_an_authorizers_decisions() {
+    let path = default_plugin("access_control.wasm");
+    let path = path.to_str().unwrap();
+    let check = |config: &str| {
+        let out = plugin(&["check", path, "--config", config]);
+        assert!(out.ok, "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    let plain =
+        check(r#"{"accessControl": {"repositories": {"**": {"anonymousPolicy": ["read"]}}}}"#);
+    assert!(
+        plain.contains("decision-reuse: each decision is reused for 60000 ms"),
+        "{plain}"
+    );
+    // A condition reads the request, so no decision may answer another request.
+    let conditional = check(
+        r#"{"accessControl": {"repositories": {"**": {"policies": [{"users": ["a"],
+            "actions": ["read"], "conditions": [{"expression": "req.method == 'GET'",
+            "message": "reads"}]}]}}}}"#,
+    );
+    assert!(
+        conditional.contains("decision-reuse: none"),
+        "{conditional}"
+    );
+
+    // A component built for 0.2.0, before decision-reuse existed, loads as it always did.
+    let older = fixture_plugin("hostile-authorizer");
+    let out = plugin(&["check", older.to_str().unwrap()]);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("contract portcullis:plugin@0.2.0: loaded and configured"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("decision-reuse: none"),
+        "{}",
+        out.stdout
     );
 }
 

@@ -17,7 +17,7 @@
 // before anything else, and throwing there refuses the plugin; the instance then serves many
 // requests of many users, so nothing per-request is kept in module state.
 
-import { log } from 'portcullis:plugin/log@0.2.0';
+import { log } from 'portcullis:plugin/log@0.2.1';
 
 /** username -> {digest: Uint8Array(32), groups: string[]}, set by configure. */
 let users = null;

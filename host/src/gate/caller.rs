@@ -142,8 +142,17 @@ impl Caller {
                 .and_then(|a| a.claims.as_deref())
                 .map(str::to_owned),
         };
+        let memory = self.generation.plugins.decisions.as_ref();
+        if let Some(decision) = memory.and_then(|m| m.recall(&request)) {
+            return Ok((decision, authorizer.name()));
+        }
         let decision = match authorizer.authorize(&request).await {
-            Ok(decision) => decision,
+            Ok(decision) => {
+                if let Some(memory) = memory {
+                    memory.remember(&request, &decision);
+                }
+                decision
+            }
             Err(CallError::Unavailable(_)) => return Err(unavailable()),
             Err(CallError::Failed(_)) => Decision::Deny("the access decision failed".into()),
         };

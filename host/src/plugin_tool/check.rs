@@ -54,6 +54,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             "anonymous-access: repositories {}, metrics {}, authenticated-only {}",
             a.repositories, a.metrics, a.authenticated_only
         );
+        match &set.decisions {
+            Some(memory) => println!(
+                "decision-reuse: each decision is reused for {} ms",
+                memory.lifetime().as_millis()
+            ),
+            None => println!("decision-reuse: none (the registry asks about every access)"),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,7 +74,7 @@ impl Workbench {
 
     /// Load `file` into the slot of `world` with `config` (JSON), as the registry loads a
     /// configuration's plugin set: compile, contract check, link, `configure`, and for an
-    /// authorizer the `anonymous-access` question. Errors are the registry's messages.
+    /// authorizer the `anonymous-access` and `decision-reuse` questions. Errors are the registry's messages.
     pub fn load(&self, file: &PluginFile, world: World, config: &str) -> anyhow::Result<PluginSet> {
         let mut limits = crate::gate::default_limits(world.default_deadline());
         if let Some(ms) = self.options.timeout_ms {

@@ -12,7 +12,8 @@ pub const CONTRACT_PACKAGE: &str = "portcullis:plugin";
 pub enum ContractVersion {
     /// `0.1.x`: the first release.
     V0_1,
-    /// `0.2.x`: scopes and expiry on identities, request context and claims, API keys.
+    /// `0.2.x`: scopes and expiry on identities, request context and claims, API keys (and
+    /// from 0.2.1 decision reuse).
     V0_2,
 }
 
@@ -23,11 +24,11 @@ impl ContractVersion {
     /// The newest version (the one `wit/plugin.wit` defines).
     pub const CURRENT: ContractVersion = ContractVersion::V0_2;
 
-    /// The version as written in the package (`0.2.0`).
+    /// The version as written in the package (`0.2.1`).
     pub fn as_str(self) -> &'static str {
         match self {
             ContractVersion::V0_1 => "0.1.0",
-            ContractVersion::V0_2 => "0.2.0",
+            ContractVersion::V0_2 => "0.2.1",
         }
     }
 
@@ -91,6 +92,21 @@ pub mod v0_2 {
         wasmtime::component::bindgen!({
             path: "../wit",
             world: "authorizer-plugin",
+            with: {
+                "portcullis:plugin/types": super::authenticator::portcullis::plugin::types,
+                "portcullis:plugin/log": super::authenticator::portcullis::plugin::log,
+                "portcullis:plugin/clock": super::authenticator::portcullis::plugin::clock,
+                "portcullis:plugin/kv": super::authenticator::portcullis::plugin::kv,
+            },
+        });
+    }
+
+    /// The `reusable-authorizer-plugin` world (0.2.1): an authorizer that says for how long
+    /// its decisions may be reused.
+    pub mod reusable_authorizer {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "reusable-authorizer-plugin",
             with: {
                 "portcullis:plugin/types": super::authenticator::portcullis::plugin::types,
                 "portcullis:plugin/log": super::authenticator::portcullis::plugin::log,

@@ -1,5 +1,5 @@
 //! Per-plugin Prometheus metrics: calls by function and outcome, their latency, instances in
-//! use, and whether a plugin's compilation came from the cache. Labels take values from the
+//! use, whether a plugin's compilation came from the cache, and reused decisions. Labels take values from the
 //! configuration (plugin names) and fixed sets (functions, outcomes) only.
 
 use super::model::{AuthnResult, CreatedKey, Decision, Identity, KeyError, KeyInfo};
@@ -47,6 +47,7 @@ static LATENCY: LazyLock<Family<FunctionLabels, Histogram>> = LazyLock::new(|| {
 });
 static IN_USE: LazyLock<Family<PluginLabels, Gauge>> = LazyLock::new(Family::default);
 static COMPILES: LazyLock<Family<CompileLabels, Counter>> = LazyLock::new(Family::default);
+static REUSED: LazyLock<Family<PluginLabels, Counter>> = LazyLock::new(Family::default);
 
 /// Register the plugin metrics with `registry`.
 pub fn register(registry: &mut Registry) {
@@ -70,6 +71,11 @@ pub fn register(registry: &mut Registry) {
         "Plugin components loaded, from the compile cache or compiled",
         COMPILES.clone(),
     );
+    registry.register(
+        "plugin_decisions_reused",
+        "Accesses answered from an authorizer's earlier decision instead of a call",
+        REUSED.clone(),
+    );
 }
 
 /// Count one call of `function` of `plugin` that ended with `outcome` after `took`.
@@ -92,6 +98,15 @@ pub fn call(plugin: &str, function: &'static str, outcome: &'static str, took: D
 /// `plugin`'s gauge of instances in use (looked up once, when the plugin loads).
 pub fn in_use(plugin: &str) -> Gauge {
     IN_USE
+        .get_or_create(&PluginLabels {
+            plugin: plugin.to_owned(),
+        })
+        .clone()
+}
+
+/// `plugin`'s counter of reused decisions (looked up once, when the plugin set loads).
+pub fn decisions_reused(plugin: &str) -> Counter {
+    REUSED
         .get_or_create(&PluginLabels {
             plugin: plugin.to_owned(),
         })

@@ -4,6 +4,7 @@
 
 mod bindings;
 mod contract;
+pub mod decisions;
 mod engine;
 pub mod kv;
 pub mod metrics;
@@ -104,6 +105,8 @@ pub struct PluginSet {
     pub authorizer: Option<Arc<Plugin<Authz>>>,
     /// What the authorizer may grant anonymously.
     pub anonymous: AnonymousAccess,
+    /// The authorizer's decisions the host may reuse (none: ask it about every access).
+    pub decisions: Option<decisions::DecisionMemory>,
 }
 
 impl PluginSet {
@@ -115,6 +118,7 @@ impl PluginSet {
             claims: None,
             authorizer: None,
             anonymous: AnonymousAccess::UNKNOWN,
+            decisions: None,
         }
     }
 }
@@ -226,6 +230,20 @@ impl PluginRuntime {
             Some(a) => a.anonymous_access()?,
             None => AnonymousAccess::UNKNOWN,
         };
+        let decisions = match &authorizer {
+            Some(a) => {
+                let reuse = a.decision_reuse()?;
+                if !reuse.is_zero() {
+                    tracing::info!(
+                        plugin = a.name(),
+                        reuse_ms = reuse.as_millis() as u64,
+                        "the authorizer's decisions are reused"
+                    );
+                }
+                decisions::DecisionMemory::new(a.name(), reuse)
+            }
+            None => None,
+        };
         let set = PluginSet {
             authenticators: spec
                 .authenticators
@@ -244,6 +262,7 @@ impl PluginRuntime {
                 .transpose()?,
             authorizer,
             anonymous,
+            decisions,
         };
         release_freed_memory();
         Ok(set)

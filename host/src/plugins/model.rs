@@ -55,7 +55,7 @@ impl fmt::Display for Action {
 }
 
 /// A restriction a credential carries: on repositories matching the glob, only these actions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// A doublestar glob over repository names.
     pub repositories: String,
@@ -64,7 +64,7 @@ pub struct Scope {
 }
 
 /// Who a request comes from, once authenticated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// The user name policies refer to.
     pub username: String,
@@ -116,7 +116,7 @@ pub enum AuthnResult {
 }
 
 /// What is accessed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// A repository.
     Repository(String),

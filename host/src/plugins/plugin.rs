@@ -215,8 +215,8 @@ impl<R: Role> Plugin<R> {
         (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
     }
 
-    /// A new instance, configured.
-    fn fresh(&self) -> anyhow::Result<Warm<R>> {
+    /// A store for one instance, under the plugin's limits, armed for one call.
+    fn store(&self) -> Store<PluginState> {
         let state = PluginState::new(
             self.name.clone(),
             self.limits.memory,
@@ -227,6 +227,33 @@ impl<R: Role> Plugin<R> {
         store.limiter(|s| &mut s.limits);
         store.data_mut().begin_call(self.limits.deadline);
         store.set_epoch_deadline(self.deadline_ticks());
+        store
+    }
+
+    /// The pre-instantiated component.
+    pub(super) fn pre(&self) -> &R::Pre {
+        &self.pre
+    }
+
+    /// The plugin's JSON configuration.
+    pub(super) fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// Run `f` once in a store of its own, on the calling thread (which must not be an async
+    /// worker), under the plugin's limits: for questions asked while loading through another
+    /// world of the same component.
+    pub(super) fn call_once<T>(
+        &self,
+        f: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<T>,
+    ) -> anyhow::Result<T> {
+        f(&mut self.store())
+            .map_err(|e| anyhow::anyhow!("plugin {}: {}", self.name, describe(&e).1))
+    }
+
+    /// A new instance, configured.
+    fn fresh(&self) -> anyhow::Result<Warm<R>> {
+        let mut store = self.store();
         let instance = R::instantiate(&self.pre, &mut store).map_err(|e| {
             anyhow::anyhow!(
                 "plugin {}: cannot instantiate: {}",

@@ -2,7 +2,8 @@
 //! authorizer — each for every contract version it accepts, and the calls the gate makes,
 //! adapted from the host's types to the component's version.
 
-use super::bindings::{v0_1, v0_2, ContractVersion};
+use super::bindings::v0_2::reusable_authorizer::ReusableAuthorizerPluginPre;
+use super::bindings::{v0_1, v0_2, ContractVersion, CONTRACT_PACKAGE};
 use super::model::{
     AccessRequest, AnonymousAccess, AuthnResult, BasicCredentials, CreatedKey, Decision, Identity,
     KeyError, KeyInfo, KeyRequest,
@@ -10,8 +11,12 @@ use super::model::{
 use super::plugin::{CallError, Plugin, Role};
 use super::state::PluginState;
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::Store;
+
+/// The longest a decision is reused, whatever an authorizer allows.
+pub const MAX_DECISION_REUSE: Duration = Duration::from_secs(60);
 
 /// A [`Role`] whose pre-instantiated component and instance are one variant per contract
 /// version; `$exports` names the getter of the world's export in the generated bindings.
@@ -214,6 +219,44 @@ impl Plugin<Authz> {
                 .call_anonymous_access(store)
                 .map(Into::into),
         })?)
+    }
+
+    /// For how long the policy's decisions may be reused, capped at [`MAX_DECISION_REUSE`]
+    /// (zero: never — also for contract 0.1 and for authorizers without `decision-reuse`).
+    /// Called while loading, on the loading thread.
+    pub fn decision_reuse(&self) -> anyhow::Result<Duration> {
+        let AuthzPre::V0_2(pre) = self.pre() else {
+            return Ok(Duration::ZERO);
+        };
+        let export = format!(
+            "{CONTRACT_PACKAGE}/decision-reuse@{}",
+            ContractVersion::V0_2.as_str()
+        );
+        let instance_pre = pre.instance_pre();
+        if instance_pre
+            .component()
+            .get_export_index(None, &export)
+            .is_none()
+        {
+            return Ok(Duration::ZERO);
+        }
+        let reusable = ReusableAuthorizerPluginPre::new(instance_pre.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "plugin {}: exports {export} of the wrong shape: {e:#}",
+                self.name()
+            )
+        })?;
+        let ms = self.call_once(|store| {
+            let instance = reusable.instantiate(&mut *store)?;
+            instance
+                .portcullis_plugin_authorizer()
+                .call_configure(&mut *store, self.config())?
+                .map_err(wasmtime::Error::msg)?;
+            instance
+                .portcullis_plugin_decision_reuse()
+                .call_reuse_ms(store)
+        })?;
+        Ok(Duration::from_millis(ms.into()).min(MAX_DECISION_REUSE))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Portcullis' default authorizer: zot's `http.accessControl`, as a WebAssembly component of
-//! the `authorizer-plugin` world.
+//! the `reusable-authorizer-plugin` world (its decisions are reused unless a policy entry has
+//! conditions, which read the request).
 //!
 //! This file is only glue between the WIT bindings and [`policy`], where the rules live (and
 //! are documented and tested).
@@ -14,7 +15,10 @@ use std::cell::RefCell;
 use exports::portcullis::plugin::authorizer::Guest;
 use portcullis::plugin::types::{self, AccessRequest, AnonymousGrants, Decision, Identity, Level};
 
-wit_bindgen::generate!({ path: "../../wit", world: "authorizer-plugin" });
+wit_bindgen::generate!({ path: "../../wit", world: "reusable-authorizer-plugin" });
+
+/// How long the host may reuse a decision of a policy without conditions (the host caps it).
+const REUSE_MS: u32 = 60_000;
 
 thread_local! {
     /// The policy `configure` compiled. An instance is single-threaded and `configure` runs
@@ -110,6 +114,15 @@ fn action(action: types::Action) -> policy::Action {
         types::Action::Update => policy::Action::Update,
         types::Action::Delete => policy::Action::Delete,
         types::Action::DetectManifestCollision => policy::Action::DetectManifestCollision,
+    }
+}
+
+impl exports::portcullis::plugin::decision_reuse::Guest for AccessControl {
+    fn reuse_ms() -> u32 {
+        POLICY.with(|p| match &*p.borrow() {
+            Some(policy) if policy.decisions_reusable() => REUSE_MS,
+            _ => 0,
+        })
     }
 }
 

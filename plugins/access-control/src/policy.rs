@@ -291,6 +291,15 @@ impl Policy {
         }
     }
 
+    /// Whether a decision depends only on the subject, resource, action and reference, so that
+    /// the host may reuse it: true unless some entry has conditions (which read the request).
+    pub fn decisions_reusable(&self) -> bool {
+        self.rules.as_ref().is_none_or(|rules| {
+            rules.admin_conditional.is_empty()
+                && rules.patterns.values().all(|p| p.conditional.is_empty())
+        })
+    }
+
     /// What the policy may grant without authentication: (some repository access, reading
     /// metrics, some access that needs authentication). zot's rules follow from it: anonymous
     /// requests are admitted only where something may be granted anonymously, and Docker

@@ -699,3 +699,25 @@ fn effective_groups_add_configured_memberships() {
     let (open, _) = Policy::from_json(r#"{"accessControl": null}"#).unwrap();
     assert_eq!(open.anonymous_grants(), (false, false, true));
 }
+
+#[test]
+fn decisions_are_reusable_only_without_conditions() {
+    let condition = json!([{"expression": "req.method == 'GET'", "message": "reads only"}]);
+    assert!(Policy::default().decisions_reusable());
+    assert!(policy(json!({
+        "repositories": {"**": {"policies": [{"users": ["a"], "actions": ["read"]}],
+                                "anonymousPolicy": ["read"]}},
+        "adminPolicy": {"users": ["root"], "actions": ["delete"]},
+    }))
+    .decisions_reusable());
+    assert!(!policy(json!({
+        "repositories": {"team/**": {"policies": [{"users": ["a"], "actions": ["read"]}]},
+                         "ci/**": {"policies": [{"users": ["a"], "actions": ["read"],
+                                                 "conditions": condition}]}},
+    }))
+    .decisions_reusable());
+    assert!(!policy(json!({
+        "adminPolicy": {"users": ["root"], "actions": ["delete"], "conditions": condition},
+    }))
+    .decisions_reusable());
+}

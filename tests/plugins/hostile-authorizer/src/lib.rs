@@ -11,11 +11,12 @@
 //!
 //! Everything else is allowed, and the catalog is returned unchanged.
 
-/// Bindings generated from the WIT contract (`wit/plugin.wit`).
+/// Bindings generated from the frozen 0.2.0 contract (`wit/versions/0.2.0`): a host of a later
+/// 0.2.x loads it unchanged.
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/versions/0.2.0",
         world: "authorizer-plugin",
     });
 }
