@@ -3,6 +3,7 @@
 //! and fractions of the machine's ceilings measured in the same run. `scripts/bench` builds
 //! and runs it; `--smoke` runs every code path with tiny sizes in seconds.
 
+mod affinity;
 mod bench;
 mod blobdata;
 mod ceilings;

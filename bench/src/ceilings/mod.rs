@@ -10,6 +10,7 @@ pub mod http_server;
 mod local;
 pub mod sendfile;
 
+use crate::affinity;
 use crate::bench::Bench;
 use crate::blobdata::random_bytes;
 use crate::client::Client;
@@ -125,6 +126,16 @@ impl CeilingServers {
         })
     }
 
+    /// The process of the ceiling server that serves `workload`'s ceiling, if one does (its
+    /// CPU is measured as a registry's is).
+    pub fn pid_for(&self, workload: Workload) -> Option<u32> {
+        match workload {
+            Workload::Pull => Some(self.sendfile.pid()),
+            Workload::ManifestGet | Workload::BlobHead => Some(self.http.pid()),
+            _ => None,
+        }
+    }
+
     /// Stop both and remove the file.
     pub fn stop(self) -> anyhow::Result<()> {
         self.http.stop();
@@ -146,7 +157,8 @@ pub fn name_for(workload: Workload) -> &'static str {
     }
 }
 
-/// Measure once the ceiling of `workload`, in its unit (for the rate loads, with p99).
+/// Measure once the ceiling of `workload`, in its unit (for the rate loads, with p99); the
+/// sample's work is what the ceiling server did, where one did (GiB sent, requests answered).
 pub async fn for_workload(
     bench: &Bench,
     servers: &CeilingServers,
@@ -166,9 +178,11 @@ pub async fn for_workload(
                     .await??,
             )
         }
-        Workload::Pull => {
-            sample(timed_get(&mut Client::new(servers.sendfile.addr, None), "/blob").await?)
-        }
+        Workload::Pull => Sample {
+            value: sendfile_pull(servers).await?,
+            p99_ms: None,
+            work: p.big_blob as f64 / (1u64 << 30) as f64,
+        },
         Workload::ManifestGet | Workload::BlobHead => {
             let method = if workload == Workload::BlobHead {
                 Method::HEAD
@@ -185,7 +199,7 @@ pub async fn for_workload(
             Sample {
                 value: result.rps,
                 p99_ms: Some(result.p99_ms),
-                work: 1.0,
+                work: result.requests_total as f64,
             }
         }
         Workload::SmallSequential | Workload::SmallConcurrent | Workload::ManifestPut => {
@@ -279,7 +293,7 @@ async fn measure_http(
             .expect(StatusCode::CREATED, "ceiling PUT")?;
         let put = mib_per_s(blob.len() as u64, started);
         let get = timed_get(&mut client, "/big").await?;
-        let pull = timed_get(&mut Client::new(servers.sendfile.addr, None), "/blob").await?;
+        let pull = sendfile_pull(servers).await?;
         let get_small = load::run(servers.http.addr, None, small(Method::GET), shape).await?;
         let head_small = load::run(servers.http.addr, None, small(Method::HEAD), shape).await?;
         bench.progress(format!(
@@ -299,6 +313,16 @@ async fn measure_http(
 }
 
 /// GET `path` and return the body's rate, MiB/s.
+/// One GET of the sendfile server's file, the client on another core than the server (as a
+/// registry's pull is measured), MiB/s.
+async fn sendfile_pull(servers: &CeilingServers) -> anyhow::Result<f64> {
+    let addr = servers.sendfile.addr;
+    affinity::apart(servers.sendfile.pid(), move || async move {
+        timed_get(&mut Client::new(addr, None), "/blob").await
+    })
+    .await
+}
+
 async fn timed_get(client: &mut Client, path: &str) -> anyhow::Result<f64> {
     let started = Instant::now();
     let (status, bytes) = client.send_counting(Method::GET, path, &[]).await?;

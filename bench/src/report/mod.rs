@@ -259,7 +259,7 @@ fn variant_rows(variant: &VariantResult, rows: &mut Vec<Row>) {
             better: Better::Lower,
             portcullis: p_cpu,
             distribution: d.map(|d| d.2),
-            ceiling: None,
+            ceiling: w.ceiling.cpu.as_ref().map(|c| (w.ceiling.name, c.median)),
         }));
     }
     if let (Some(p), Some(d)) = (variant.memory("portcullis"), variant.memory("distribution")) {

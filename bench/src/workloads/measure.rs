@@ -2,6 +2,7 @@
 
 use super::fixture::{APP_REPO, MANIFEST_REPO, PULL_REPO, TAG};
 use super::{Sample, Subject, Workload};
+use crate::affinity;
 use crate::bench::Bench;
 use crate::blobdata::small_blobs;
 use crate::client::Client;
@@ -63,11 +64,17 @@ async fn push(bench: &Bench, subject: &Subject<'_>, chunked: bool) -> anyhow::Re
     })
 }
 
+/// One pull of the big blob, the client on another core than the server (as the ceiling's).
 async fn pull(bench: &Bench, subject: &Subject<'_>) -> anyhow::Result<Sample> {
-    let mut client = Client::new(subject.server.addr(), subject.auth.clone());
-    let started = Instant::now();
-    let bytes = oci::pull(&mut client, PULL_REPO, &subject.fixture.pull_digest).await?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (addr, auth) = (subject.server.addr(), subject.auth.clone());
+    let digest = subject.fixture.pull_digest.clone();
+    let (bytes, seconds) = affinity::apart(subject.server.pid(), move || async move {
+        let mut client = Client::new(addr, auth);
+        let started = Instant::now();
+        let bytes = oci::pull(&mut client, PULL_REPO, &digest).await?;
+        Ok((bytes, started.elapsed().as_secs_f64()))
+    })
+    .await?;
     anyhow::ensure!(
         bytes == bench.params.big_blob as u64,
         "pull returned {bytes} bytes"

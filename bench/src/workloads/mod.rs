@@ -171,6 +171,8 @@ pub struct CeilingSeries {
     pub value: Figure,
     /// 99th percentile latency, ms, where measured.
     pub p99_ms: Option<Figure>,
+    /// The ceiling server's CPU per unit of work, where a server of its own serves it.
+    pub cpu: Option<Figure>,
 }
 
 /// One workload in one variant.
@@ -336,6 +338,7 @@ async fn run_workload(
         name: crate::ceilings::name_for(workload),
         value: Figure::default(),
         p99_ms: workload.has_latency().then(Figure::default),
+        cpu: ceilings.pid_for(workload).map(|_| Figure::default()),
     };
     for rep in 0..p.repetitions {
         // Alternate who goes first (ABBA…), so that neither registry always follows the other.
@@ -371,7 +374,14 @@ async fn run_workload(
             ));
         }
         tokio::task::spawn_blocking(sync_disks).await?;
+        let ceiling_pid = ceilings.pid_for(workload);
+        let cpu_before = ceiling_pid.map(procfs::cpu_seconds).transpose()?;
         let sample = crate::ceilings::for_workload(bench, ceilings, workload).await?;
+        if let (Some(pid), Some(before), Some(figure)) =
+            (ceiling_pid, cpu_before, ceiling.cpu.as_mut())
+        {
+            figure.push((procfs::cpu_seconds(pid)? - before) / sample.work * cpu_scale);
+        }
         ceiling.value.push(sample.value);
         if let (Some(figure), Some(p99)) = (ceiling.p99_ms.as_mut(), sample.p99_ms) {
             figure.push(p99);
