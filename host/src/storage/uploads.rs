@@ -381,11 +381,85 @@ impl Storage {
         expired.len()
     }
 
+    /// Stream `body` onto the end of the session's file; returns the bytes written. A small
+    /// body that has arrived whole by the time its first chunk is read (a monolithic push of a
+    /// small blob, the usual last chunk) is opened, written and hashed by one job; anything
+    /// else goes through [`Storage::append_streamed`].
+    async fn append<S>(
+        &self,
+        session: &mut Session,
+        mut body: S,
+        reporter: &Reporter,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
+    {
+        if reporter.is_some() || session.hasher.is_none() {
+            return self.append_streamed(session, body, reporter).await;
+        }
+        let mut arrived = Vec::new();
+        let mut len = 0;
+        let mut next = body.next().await;
+        let whole = loop {
+            match next {
+                None => break true,
+                Some(chunk) => {
+                    let chunk = chunk.map_err(StorageError::Body)?;
+                    len += chunk.len() as u64;
+                    arrived.push(chunk);
+                }
+            }
+            if len > SMALL_BATCH {
+                break false;
+            }
+            match body.next().now_or_never() {
+                Some(more) => next = more,
+                None => break false,
+            }
+        };
+        if !whole {
+            let arrived = futures_util::stream::iter(arrived.into_iter().map(Ok));
+            return self
+                .append_streamed(session, arrived.chain(body), reporter)
+                .await;
+        }
+        let limit = self.options.max_blob_size;
+        if limit > 0 && session.size + len > limit {
+            return Err(StorageError::TooLarge { limit });
+        }
+        if len == 0 {
+            return Ok(0);
+        }
+        let (path, at) = (session.path.clone(), session.size);
+        let hasher = session
+            .hasher
+            .clone()
+            .unwrap_or_else(|| Hasher::new(Algorithm::Sha256));
+        let written = self
+            .blocking(move || {
+                let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+                write_all_vectored_at(&file, &arrived, at)?;
+                Ok(hash_chunks(hasher, &arrived))
+            })
+            .await;
+        match written {
+            Ok(hasher) => {
+                session.size += len;
+                session.hasher = Some(hasher);
+                Ok(len)
+            }
+            Err(e) => {
+                truncate_to(self, session.path.clone(), session.size).await?;
+                Err(e)
+            }
+        }
+    }
+
     /// Stream `body` onto the end of the session's file; returns the bytes written. Each batch
     /// is hashed and written by a job on the storage pool while the next one is received. On a
     /// body or disk error (or the size limit), the file and hash are restored. `reporter` is
     /// told each batch once it is written.
-    async fn append<S>(
+    async fn append_streamed<S>(
         &self,
         session: &mut Session,
         mut body: S,
@@ -635,5 +709,96 @@ fn copy_into_hasher(f: &mut std::fs::File, hasher: &mut Hasher) -> std::io::Resu
             return Ok(());
         }
         hasher.update(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageOptions;
+    use futures_util::stream;
+    use std::io::Read;
+
+    type Chunk = std::result::Result<Bytes, BodyError>;
+
+    fn digest(bytes: &[u8]) -> Digest {
+        Digest::of(Algorithm::Sha256, bytes)
+    }
+
+    async fn stored(storage: &Storage, name: &RepoName, digest: &Digest) -> Vec<u8> {
+        let mut blob = storage.open_blob(name, digest).await.expect("blob stored");
+        let mut content = Vec::new();
+        blob.file.read_to_end(&mut content).unwrap();
+        content
+    }
+
+    #[tokio::test]
+    async fn bodies_whole_at_once_paused_or_too_large_land_exactly_or_not_at_all() {
+        let root = tempfile::tempdir().unwrap();
+        let mut options = StorageOptions::new(root.path().to_owned());
+        options.max_blob_size = 12 << 10;
+        let storage = Storage::open(options).await.unwrap();
+        let name = RepoName::parse("team/app").unwrap();
+
+        // Whole at the first read: one job writes and hashes it.
+        let small = b"small blob".to_vec();
+        let parts: Vec<Chunk> = vec![
+            Ok(Bytes::from_static(b"small ")),
+            Ok(Bytes::from_static(b"blob")),
+        ];
+        storage
+            .put_blob(&name, &digest(&small), stream::iter(parts))
+            .await
+            .unwrap();
+        assert_eq!(stored(&storage, &name, &digest(&small)).await, small);
+
+        // A body that pauses after its first chunk is streamed, the first chunk included.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Chunk>();
+        tx.send(Ok(Bytes::from_static(b"first, "))).unwrap();
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tx.send(Ok(Bytes::from_static(b"then the rest"))).unwrap();
+        });
+        let body = Box::pin(stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+        let paused = b"first, then the rest".to_vec();
+        storage
+            .put_blob(&name, &digest(&paused), body)
+            .await
+            .unwrap();
+        late.await.unwrap();
+        assert_eq!(stored(&storage, &name, &digest(&paused)).await, paused);
+
+        // Over the size limit whole, or over it after the first batch: refused, nothing kept.
+        for size in [(12 << 10) + 1, 200 << 10] {
+            let big = vec![7u8; size];
+            let chunks: Vec<Chunk> = big
+                .chunks(8 << 10)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let refused = storage
+                .put_blob(&name, &digest(&big), stream::iter(chunks))
+                .await;
+            assert!(
+                matches!(refused, Err(StorageError::TooLarge { .. })),
+                "{refused:?}"
+            );
+            assert!(storage.open_blob(&name, &digest(&big)).await.is_err());
+        }
+
+        // A wrong digest is refused whole or streamed alike.
+        let parts: Vec<Chunk> = vec![Ok(Bytes::from_static(b"not what was announced"))];
+        let mismatch = storage
+            .put_blob(&name, &digest(b"other"), stream::iter(parts))
+            .await;
+        assert!(
+            matches!(mismatch, Err(StorageError::DigestMismatch)),
+            "{mismatch:?}"
+        );
+        assert!(
+            storage.uploads.lock().is_empty(),
+            "no session is left behind"
+        );
     }
 }
