@@ -3,6 +3,7 @@
 
 use super::credentials::Admission;
 use super::{challenge, challenge_header, delay, scopes, unavailable, Access, Generation, Refusal};
+use crate::plugins::decisions::DecisionKey;
 use crate::plugins::model::{AccessRequest, Action, Decision, Identity, RequestContext, Resource};
 use crate::plugins::CallError;
 use std::sync::Arc;
@@ -130,6 +131,11 @@ impl Caller {
         let Some(authorizer) = &self.generation.plugins.authorizer else {
             return Ok((Decision::Allow, "no-authorizer"));
         };
+        let memory = self.generation.plugins.decisions.as_ref();
+        let key = memory.map(|_| DecisionKey::new(identity, resource, action, reference));
+        if let Some(decision) = memory.zip(key.as_ref()).and_then(|(m, k)| m.recall(k)) {
+            return Ok((decision, authorizer.name()));
+        }
         let request = AccessRequest {
             identity: identity.cloned(),
             resource: resource.clone(),
@@ -142,14 +148,10 @@ impl Caller {
                 .and_then(|a| a.claims.as_deref())
                 .map(str::to_owned),
         };
-        let memory = self.generation.plugins.decisions.as_ref();
-        if let Some(decision) = memory.and_then(|m| m.recall(&request)) {
-            return Ok((decision, authorizer.name()));
-        }
         let decision = match authorizer.authorize(&request).await {
             Ok(decision) => {
-                if let Some(memory) = memory {
-                    memory.remember(&request, &decision);
+                if let Some((memory, key)) = memory.zip(key) {
+                    memory.remember(key, &decision);
                 }
                 decision
             }

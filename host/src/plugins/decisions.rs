@@ -3,7 +3,7 @@
 //! resource, the action and the reference. It belongs to one plugin set, so a reloaded or
 //! replaced policy starts with none.
 
-use super::model::{AccessRequest, Action, Decision, Identity, Resource};
+use super::model::{Action, Decision, Identity, Resource};
 use moka::sync::Cache;
 use prometheus_client::metrics::counter::Counter;
 use std::time::Duration;
@@ -11,9 +11,10 @@ use std::time::Duration;
 /// Decisions remembered at most (a few hundred bytes each).
 const CAPACITY: u64 = 16_384;
 
-/// What a reusable decision was made on.
+/// What a reusable decision was made on: everything of an access but the request's context
+/// and a token's claims.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct DecisionKey {
+pub struct DecisionKey {
     identity: Option<Identity>,
     resource: Resource,
     action: Action,
@@ -21,12 +22,18 @@ struct DecisionKey {
 }
 
 impl DecisionKey {
-    fn of(request: &AccessRequest) -> DecisionKey {
+    /// The key of an access by `identity` (none: anonymous).
+    pub fn new(
+        identity: Option<&Identity>,
+        resource: &Resource,
+        action: Action,
+        reference: &Option<String>,
+    ) -> DecisionKey {
         DecisionKey {
-            identity: request.identity.clone(),
-            resource: request.resource.clone(),
-            action: request.action,
-            reference: request.reference.clone(),
+            identity: identity.cloned(),
+            resource: resource.clone(),
+            action,
+            reference: reference.clone(),
         }
     }
 }
@@ -57,68 +64,59 @@ impl DecisionMemory {
     }
 
     /// The decision made earlier on the same identity, resource, action and reference.
-    pub fn recall(&self, request: &AccessRequest) -> Option<Decision> {
-        let decision = self.decisions.get(&DecisionKey::of(request))?;
+    pub fn recall(&self, key: &DecisionKey) -> Option<Decision> {
+        let decision = self.decisions.get(key)?;
         self.reused.inc();
         Some(decision)
     }
 
-    /// Keep the authorizer's `decision` on `request`.
-    pub fn remember(&self, request: &AccessRequest, decision: &Decision) {
-        self.decisions
-            .insert(DecisionKey::of(request), decision.clone());
+    /// Keep the authorizer's `decision` on the access `key` describes.
+    pub fn remember(&self, key: DecisionKey, decision: &Decision) {
+        self.decisions.insert(key, decision.clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::model::RequestContext;
 
-    fn request(username: &str, groups: &[&str], reference: &str) -> AccessRequest {
-        AccessRequest {
-            identity: Some(Identity::new(
-                username,
-                groups.iter().map(|g| g.to_string()).collect(),
-                "htpasswd",
-            )),
-            resource: Resource::Repository("team/app".into()),
-            action: Action::Read,
-            reference: Some(reference.into()),
-            context: RequestContext::default(),
-            claims: None,
-        }
+    fn key(username: &str, groups: &[&str], action: Action, reference: &str) -> DecisionKey {
+        let identity = Identity::new(
+            username,
+            groups.iter().map(|g| g.to_string()).collect(),
+            "htpasswd",
+        );
+        let resource = Resource::Repository("team/app".into());
+        DecisionKey::new(Some(&identity), &resource, action, &Some(reference.into()))
     }
 
     #[test]
     fn a_decision_answers_only_the_same_identity_resource_action_and_reference() {
         let memory = DecisionMemory::new("policy", Duration::from_secs(60)).expect("reuse allowed");
         assert_eq!(memory.lifetime(), Duration::from_secs(60));
-        let alice = request("alice", &["dev"], "v1");
-        memory.remember(&alice, &Decision::Allow);
-        let mut later = alice.clone();
-        later.context.client_ip = "10.0.0.9".into();
-        assert_eq!(memory.recall(&later), Some(Decision::Allow));
-        for other in [
-            request("bob", &["dev"], "v1"),
-            request("alice", &["ops"], "v1"),
-            request("alice", &["dev"], "v2"),
-            AccessRequest {
-                action: Action::Delete,
-                ..alice.clone()
-            },
-            AccessRequest {
-                identity: None,
-                ..alice.clone()
-            },
-        ] {
-            assert_eq!(memory.recall(&other), None, "{other:?}");
-        }
+        let alice = key("alice", &["dev"], Action::Read, "v1");
+        memory.remember(alice.clone(), &Decision::Allow);
+        assert_eq!(memory.recall(&alice), Some(Decision::Allow));
+        let anonymous = DecisionKey::new(
+            None,
+            &Resource::Repository("team/app".into()),
+            Action::Read,
+            &Some("v1".into()),
+        );
         let mut scoped = alice.clone();
         if let Some(identity) = scoped.identity.as_mut() {
             identity.scopes = Some(Vec::new());
         }
-        assert_eq!(memory.recall(&scoped), None);
+        for other in [
+            key("bob", &["dev"], Action::Read, "v1"),
+            key("alice", &["ops"], Action::Read, "v1"),
+            key("alice", &["dev"], Action::Read, "v2"),
+            key("alice", &["dev"], Action::Delete, "v1"),
+            anonymous,
+            scoped,
+        ] {
+            assert_eq!(memory.recall(&other), None, "{other:?}");
+        }
     }
 
     #[test]
