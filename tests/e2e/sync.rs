@@ -157,12 +157,7 @@ fn pulls_through_an_anonymous_upstream() {
     ]);
     assert_eq!(status(&reg, "/v2/library/app/manifests/never-pushed"), 404);
     assert!(started.elapsed() < Duration::from_secs(60), "no hang");
-    let metrics = client()
-        .get(reg.at("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = reg.metrics();
     assert!(
         metrics.contains("portcullis_sync_copies_total{") && metrics.contains("outcome=\"copied\""),
         "{metrics}"

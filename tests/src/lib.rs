@@ -171,6 +171,15 @@ impl Registry {
         format!("{}{path}", self.url)
     }
 
+    /// The Prometheus text of `/metrics`, read anonymously.
+    pub fn metrics(&self) -> String {
+        client()
+            .get(self.at("/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .expect("GET /metrics")
+    }
+
     /// Everything the registry logged so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
