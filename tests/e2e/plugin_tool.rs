@@ -118,6 +118,12 @@ fn check_accepts_a_good_config_and_refuses_a_bad_one_with_the_registrys_message(
         "{}",
         good.stdout
     );
+    assert!(
+        good.stdout
+            .contains("decision-reuse: each decision is reused for 60000 ms"),
+        "{}",
+        good.stdout
+    );
 
     let bad = plugin(&["check", path, "--config", r#"{"immutableTagPrefix": ""}"#]);
     assert!(!bad.ok, "{}", bad.stdout);

@@ -15,6 +15,9 @@
 //! - everything else (reads, pushes, moving other tags, the metrics endpoint) is allowed, also
 //!   anonymously: this policy is about immutability, not about who may push.
 //!
+//! A decision depends only on the identity, the action and the reference, so the component
+//! lets the registry reuse its decisions for a minute (`decision-reuse`, contract 0.2.1).
+//!
 //! The component is the glue below; the rules are plain functions in [`Policy`], unit-tested
 //! natively (`cargo test`), where wit-bindgen stubs the imports.
 
@@ -26,9 +29,10 @@ use portcullis::plugin::types::{
     AccessRequest, Action, AnonymousGrants, Decision, Identity, Level,
 };
 
-// Bindings for the `authorizer-plugin` world of the contract (`wit/plugin.wit` of this
-// repository; a plugin kept elsewhere copies that file into its own `wit/`).
-wit_bindgen::generate!({ path: "../../../wit", world: "authorizer-plugin" });
+// Bindings for the `reusable-authorizer-plugin` world of the contract (`wit/plugin.wit` of this
+// repository; a plugin kept elsewhere copies that file into its own `wit/`): an authorizer
+// that also tells the registry for how long its decisions may be reused.
+wit_bindgen::generate!({ path: "../../../wit", world: "reusable-authorizer-plugin" });
 
 /// The plugin's configuration.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -148,6 +152,15 @@ impl Guest for ImmutableTags {
     /// This policy adds no groups of its own.
     fn effective_groups(identity: Identity) -> Vec<String> {
         identity.groups
+    }
+}
+
+/// A decision reads only the identity's groups, the action and the reference (never the
+/// request's time, address or claims, the clock or the key-value store), so the registry may
+/// answer the same access from it for a while instead of calling again.
+impl exports::portcullis::plugin::decision_reuse::Guest for ImmutableTags {
+    fn reuse_ms() -> u32 {
+        60_000
     }
 }
 
