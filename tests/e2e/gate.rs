@@ -1102,6 +1102,42 @@ fn decisions_are_reused_per_identity_until_the_policy_changes() {
 }
 
 #[test]
+fn policy_conditions_see_the_requests_agent_address_and_forwarding() {
+    let conditions = json!([
+        {"expression": "req.userAgent.startsWith('ci-bot/')", "message": "only the CI bot"},
+        {"expression": "req.client.ip == '127.0.0.1'", "message": "only from this host"},
+        {"expression": "'10.1.2.3' in req.client.forwardedFor", "message": "only through the proxy"},
+        {"expression": "req.method == 'GET' && req.tls.enabled == false", "message": "plain GETs"},
+    ]);
+    let reg = gated(
+        json!({"repositories": {"**": {"policies": [
+            {"users": ["alice"], "actions": ["read"], "conditions": conditions}]}},
+            "adminPolicy": admin_policy()}),
+        json!({}),
+    );
+    seed(&reg, "app", "v1", "one");
+    let c = client();
+    let get = |agent: &str, forwarded: &str| {
+        c.get(reg.at("/v2/app/manifests/v1"))
+            .basic_auth("alice", Some(password("alice")))
+            .header("User-Agent", agent)
+            .header("X-Forwarded-For", forwarded)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(get("ci-bot/2.1", "192.0.2.1, 10.1.2.3").status(), 200);
+    for (agent, forwarded, reason) in [
+        ("curl/8", "10.1.2.3", "only the CI bot"),
+        ("ci-bot/2.1", "192.0.2.1", "only through the proxy"),
+    ] {
+        let r = get(agent, forwarded);
+        assert_eq!(r.status(), 403);
+        let body: Value = r.json().unwrap();
+        assert_eq!(body["errors"][0]["detail"]["reason"], reason, "{body}");
+    }
+}
+
+#[test]
 fn decisions_are_logged_as_json_lines_rotated_by_size() {
     let setup = Setup::new();
     let file = setup.path().join("htpasswd");

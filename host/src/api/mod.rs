@@ -16,7 +16,7 @@ mod token;
 mod ui;
 mod uploads;
 
-use crate::gate::{Access, Action, Gate, Presentation, RequestContext, Target};
+use crate::gate::{Access, Action, Gate, Presentation, RequestFacts, Target};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::zero_copy::SendfileRegions;
@@ -101,31 +101,17 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
     let client = peer
         .map(|p| p.addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let forwarded_for = header(&parts.headers, "x-forwarded-for")
-        .map(|h| {
-            h.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .take(16)
-                .map(|s| s.chars().take(64).collect())
-                .collect()
-        })
-        .unwrap_or_default();
     Presentation {
         scope: token_scope(parts),
         headers: &parts.headers,
         client,
-        context: RequestContext {
-            method: parts.method.as_str().to_owned(),
-            user_agent: header(&parts.headers, "user-agent")
-                .map(|ua| ua.chars().take(512).collect()),
-            client_ip: client.to_string(),
-            forwarded_for,
-            tls_version: peer.and_then(|p| p.tls).map(str::to_owned),
-            time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
+        facts: RequestFacts {
+            method: parts.method.clone(),
+            user_agent: parts.headers.get("user-agent").cloned(),
+            forwarded_for: parts.headers.get("x-forwarded-for").cloned(),
+            client,
+            tls_version: peer.and_then(|p| p.tls),
+            time_ms: crate::clock::now_ms(),
         },
     }
 }

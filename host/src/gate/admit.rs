@@ -116,7 +116,7 @@ impl Gate {
         let caller = |admission, cookies| Caller {
             generation: generation.clone(),
             admission,
-            context: request.context.clone(),
+            facts: request.facts.clone(),
             ui,
             cookies,
         };

@@ -4,7 +4,7 @@
 use super::credentials::Admission;
 use super::{challenge, challenge_header, delay, scopes, unavailable, Access, Generation, Refusal};
 use crate::plugins::decisions::DecisionKey;
-use crate::plugins::model::{AccessRequest, Action, Decision, Identity, RequestContext, Resource};
+use crate::plugins::model::{AccessRequest, Action, Decision, Identity, Resource};
 use crate::plugins::CallError;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct Caller {
     pub(super) generation: Arc<Generation>,
     pub(super) admission: Option<Admission>,
-    pub(super) context: RequestContext,
+    pub(super) facts: super::RequestFacts,
     pub(super) ui: bool,
     pub(super) cookies: Vec<String>,
 }
@@ -141,7 +141,7 @@ impl Caller {
             resource: resource.clone(),
             action,
             reference: reference.clone(),
-            context: self.context.clone(),
+            context: self.facts.context(),
             claims: self
                 .admission
                 .as_ref()

@@ -11,6 +11,7 @@ pub mod authorization;
 mod caller;
 pub mod cookies;
 mod credentials;
+mod facts;
 mod reload;
 mod scopes;
 mod settings;
@@ -18,13 +19,14 @@ mod throttle;
 
 pub use caller::Caller;
 pub use credentials::CredentialKey;
+pub use facts::RequestFacts;
 pub use reload::watch;
 pub use settings::{
     default_limits, gate_config, GateConfig, Reading, Settings, AUTHENTICATOR_DEADLINE,
     AUTHORIZER_DEADLINE, MEMORY_LIMIT,
 };
 
-pub use crate::plugins::model::{Action, Identity, RequestContext};
+pub use crate::plugins::model::{Action, Identity};
 
 use crate::oci::RepoName;
 use crate::oidc::OpenId;
@@ -91,7 +93,7 @@ pub struct Presentation<'a> {
     /// The client's address.
     pub client: IpAddr,
     /// The request, for policies.
-    pub context: RequestContext,
+    pub facts: RequestFacts,
     /// The Docker token scope the request needs (`repository:<name>:<pull|push|delete>`;
     /// empty for `/v2/` and routes outside the registry), for Bearer challenges.
     pub scope: String,
