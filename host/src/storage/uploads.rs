@@ -394,9 +394,10 @@ impl Storage {
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Unpin,
     {
-        if reporter.is_some() || session.hasher.is_none() {
-            return self.append_streamed(session, body, reporter).await;
-        }
+        let hasher = match (&session.hasher, reporter) {
+            (Some(hasher), None) => hasher.clone(),
+            _ => return self.append_streamed(session, body, reporter).await,
+        };
         let mut arrived = Vec::new();
         let mut len = 0;
         let mut next = body.next().await;
@@ -423,23 +424,15 @@ impl Storage {
                 .append_streamed(session, arrived.chain(body), reporter)
                 .await;
         }
-        let limit = self.options.max_blob_size;
-        if limit > 0 && session.size + len > limit {
-            return Err(StorageError::TooLarge { limit });
-        }
+        self.check_blob_size(session.size + len)?;
         if len == 0 {
             return Ok(0);
         }
         let (path, at) = (session.path.clone(), session.size);
-        let hasher = session
-            .hasher
-            .clone()
-            .unwrap_or_else(|| Hasher::new(Algorithm::Sha256));
         let written = self
             .blocking(move || {
                 let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-                write_all_vectored_at(&file, &arrived, at)?;
-                Ok(hash_chunks(hasher, &arrived))
+                write_hashed(&file, &arrived, at, hasher)
             })
             .await;
         match written {
@@ -491,7 +484,6 @@ impl Storage {
         }
         report(reporter, &file, session.size);
         let start = (session.size, session.hasher.clone());
-        let limit = self.options.max_blob_size;
         let mut offset = session.size;
         let mut hasher = session
             .hasher
@@ -533,9 +525,7 @@ impl Storage {
                     let chunk = chunk.map_err(StorageError::Body)?;
                     batch_len += chunk.len();
                     batch.push(chunk);
-                    if limit > 0 && offset + batch_len as u64 > limit {
-                        return Err(StorageError::TooLarge { limit });
-                    }
+                    self.check_blob_size(offset + batch_len as u64)?;
                 }
                 let flush = batch_len >= WRITE_BATCH || paused || done;
                 if flush && batch_len > 0 {
@@ -552,9 +542,9 @@ impl Storage {
                         if offset - at <= SMALL_BATCH {
                             // Hashing it costs less than a second job.
                             let job = io.run(move || {
-                                write_all_vectored_at(&file, &full, at)?;
+                                let hashed = write_hashed(&file, &full, at, h)?;
                                 report(&reporter, &file, offset);
-                                Ok::<_, std::io::Error>(hash_chunks(h, &full))
+                                Ok::<_, std::io::Error>(hashed)
                             });
                             return Ok(job.await??);
                         }
@@ -660,6 +650,18 @@ fn write_all_vectored_at(
         }
     }
     Ok(())
+}
+
+/// Write `chunks` at `at` in `file`, then feed them to `hasher` (for batches small enough that
+/// hashing costs less than a second job).
+fn write_hashed(
+    file: &std::fs::File,
+    chunks: &[Bytes],
+    at: u64,
+    hasher: Hasher,
+) -> std::io::Result<Hasher> {
+    write_all_vectored_at(file, chunks, at)?;
+    Ok(hash_chunks(hasher, chunks))
 }
 
 /// `hasher` fed `chunks` in order.
