@@ -1,6 +1,6 @@
 //! Per-plugin Prometheus metrics: calls by function and outcome, their latency, instances in
-//! use, whether a plugin's compilation came from the cache, and reused decisions. Labels take values from the
-//! configuration (plugin names) and fixed sets (functions, outcomes) only.
+//! use, whether a plugin's compilation came from the cache, and reused decisions. Labels take
+//! values from the configuration (plugin names) and fixed sets (functions, outcomes) only.
 
 use super::model::{AuthnResult, CreatedKey, Decision, Identity, KeyError, KeyInfo};
 use prometheus_client::encoding::EncodeLabelSet;

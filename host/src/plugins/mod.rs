@@ -226,12 +226,9 @@ impl PluginRuntime {
             .as_ref()
             .map(|s| self.load::<Authz>(s))
             .transpose()?;
-        let anonymous = match &authorizer {
-            Some(a) => a.anonymous_access()?,
-            None => AnonymousAccess::UNKNOWN,
-        };
-        let decisions = match &authorizer {
+        let (anonymous, decisions) = match &authorizer {
             Some(a) => {
+                let anonymous = a.anonymous_access()?;
                 let reuse = a.decision_reuse()?;
                 if !reuse.is_zero() {
                     tracing::info!(
@@ -240,9 +237,9 @@ impl PluginRuntime {
                         "the authorizer's decisions are reused"
                     );
                 }
-                decisions::DecisionMemory::new(a.name(), reuse)
+                (anonymous, decisions::DecisionMemory::new(a.name(), reuse))
             }
-            None => None,
+            None => (AnonymousAccess::UNKNOWN, None),
         };
         let set = PluginSet {
             authenticators: spec
