@@ -104,7 +104,6 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
     Presentation {
         scope: token_scope(parts),
         headers: &parts.headers,
-        client,
         facts: RequestFacts {
             method: parts.method.clone(),
             user_agent: parts.headers.get("user-agent").cloned(),

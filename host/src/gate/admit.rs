@@ -252,9 +252,9 @@ impl Gate {
         if let Some(admission) = generation.cache.get(&key) {
             return Ok(admission);
         }
-        let wait = self.throttle.wait(request.client, user);
+        let wait = self.throttle.wait(request.facts.client, user);
         if !wait.is_zero() {
-            tracing::warn!(client = %request.client, user, "login throttled after repeated failures");
+            tracing::warn!(client = %request.facts.client, user, "login throttled after repeated failures");
             return Err(Refusal::Throttled { retry_after: wait });
         }
         let verdict = if generation.cache.was_refused(&key) {
@@ -269,8 +269,8 @@ impl Gate {
             }
             Err(reason) => {
                 generation.cache.refuse(key);
-                self.throttle.failed(request.client, user);
-                tracing::info!(user, client = %request.client, reason, "authentication failed");
+                self.throttle.failed(request.facts.client, user);
+                tracing::info!(user, client = %request.facts.client, reason, "authentication failed");
                 Err(failed(
                     generation,
                     request.is_ui(),

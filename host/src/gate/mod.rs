@@ -36,7 +36,6 @@ use crate::tokens::Tokens;
 use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use credentials::CredentialCache;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use throttle::Throttle;
@@ -90,9 +89,7 @@ pub enum Refusal {
 pub struct Presentation<'a> {
     /// Its headers (credentials, the UI header).
     pub headers: &'a HeaderMap,
-    /// The client's address.
-    pub client: IpAddr,
-    /// The request, for policies.
+    /// The request as it arrived (the client's address among it), for throttling and policies.
     pub facts: RequestFacts,
     /// The Docker token scope the request needs (`repository:<name>:<pull|push|delete>`;
     /// empty for `/v2/` and routes outside the registry), for Bearer challenges.
