@@ -6,6 +6,8 @@ use std::time::Duration;
 
 /// One mebibyte.
 pub const MIB: usize = 1 << 20;
+/// One GiB, for rates and CPU per GiB.
+pub const GIB: f64 = (1u64 << 30) as f64;
 
 /// Sizes, counts, durations and repetitions of one run.
 #[derive(Debug, Clone, Serialize)]

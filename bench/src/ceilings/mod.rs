@@ -181,7 +181,7 @@ pub async fn for_workload(
         Workload::Pull => Sample {
             value: sendfile_pull(servers).await?,
             p99_ms: None,
-            work: p.big_blob as f64 / (1u64 << 30) as f64,
+            work: p.big_blob as f64 / crate::params::GIB,
         },
         Workload::ManifestGet | Workload::BlobHead => {
             let method = if workload == Workload::BlobHead {
@@ -312,7 +312,6 @@ async fn measure_http(
     Ok(())
 }
 
-/// GET `path` and return the body's rate, MiB/s.
 /// One GET of the sendfile server's file, the client on another core than the server (as a
 /// registry's pull is measured), MiB/s.
 async fn sendfile_pull(servers: &CeilingServers) -> anyhow::Result<f64> {
@@ -323,6 +322,7 @@ async fn sendfile_pull(servers: &CeilingServers) -> anyhow::Result<f64> {
     .await
 }
 
+/// GET `path` and return the body's rate, MiB/s.
 async fn timed_get(client: &mut Client, path: &str) -> anyhow::Result<f64> {
     let started = Instant::now();
     let (status, bytes) = client.send_counting(Method::GET, path, &[]).await?;

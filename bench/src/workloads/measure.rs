@@ -8,7 +8,7 @@ use crate::blobdata::small_blobs;
 use crate::client::Client;
 use crate::load::{self, LoadShape};
 use crate::oci::{self, MANIFEST_TYPE};
-use crate::params::MIB;
+use crate::params::{GIB, MIB};
 use http::Method;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,8 +17,6 @@ use std::time::Instant;
 const PUSH_REPO: &str = "bench/push";
 /// Repository of the small pushes.
 const SMALL_REPO: &str = "bench/small";
-
-const GIB: f64 = (1u64 << 30) as f64;
 
 /// Measure `workload` once against `subject`; `rep` numbers the repetition.
 pub async fn run(
