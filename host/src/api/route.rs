@@ -35,38 +35,39 @@ impl Route {
         if rest == "_catalog" {
             return Ok(Route::Catalog);
         }
-        let parts: Vec<&str> = rest.split('/').collect();
-        let n = parts.len();
-        let name_of = |end: usize| -> Result<RepoName, ApiError> {
-            if end == 0 {
+        // The last three segments, and the name as the text before the last `k` of them.
+        let mut from_end = rest.rsplit('/');
+        let (last, second, third) = (from_end.next(), from_end.next(), from_end.next());
+        let name_of = |k: usize| -> Result<RepoName, ApiError> {
+            let Some((end, _)) = rest.rmatch_indices('/').nth(k - 1) else {
                 return Err(ApiError::not_found());
-            }
-            let name = parts[..end].join("/");
-            RepoName::parse(&name).map_err(|e| ApiError::name_invalid(&name, e))
+            };
+            let name = &rest[..end];
+            RepoName::parse(name).map_err(|e| ApiError::name_invalid(name, e))
         };
         let digest_of = |s: &str| -> Result<Digest, ApiError> {
             s.parse()
                 .map_err(|e| ApiError::digest_invalid(format!("{e}: {}", truncated(s))))
         };
-        if n >= 3 && parts[n - 2] == "tags" && parts[n - 1] == "list" {
-            return Ok(Route::Tags(name_of(n - 2)?));
+        match (third, second, last) {
+            (Some(_), Some("tags"), Some("list")) => return Ok(Route::Tags(name_of(2)?)),
+            (Some(_), Some("blobs"), Some("uploads")) => {
+                return Ok(Route::UploadStart(name_of(2)?))
+            }
+            (Some("blobs"), Some("uploads"), Some(id)) if from_end.next().is_some() => {
+                let name = name_of(3)?;
+                return Ok(if id.is_empty() {
+                    Route::UploadStart(name)
+                } else {
+                    Route::Upload(name, id.to_owned())
+                });
+            }
+            _ => {}
         }
-        if n >= 3 && parts[n - 2] == "blobs" && parts[n - 1] == "uploads" {
-            return Ok(Route::UploadStart(name_of(n - 2)?));
-        }
-        if n >= 4 && parts[n - 3] == "blobs" && parts[n - 2] == "uploads" {
-            let name = name_of(n - 3)?;
-            return Ok(if parts[n - 1].is_empty() {
-                Route::UploadStart(name)
-            } else {
-                Route::Upload(name, parts[n - 1].to_owned())
-            });
-        }
-        if n >= 3 {
-            let last = parts[n - 1];
-            match parts[n - 2] {
+        if let (Some(_), Some(kind), Some(last)) = (third, second, last) {
+            match kind {
                 "manifests" => {
-                    let name = name_of(n - 2)?;
+                    let name = name_of(2)?;
                     let reference = Reference::parse(last).map_err(|e| match e {
                         ReferenceError::Digest(d) => {
                             ApiError::digest_invalid(format!("{d}: {}", truncated(last)))
@@ -82,8 +83,8 @@ impl Route {
                     })?;
                     return Ok(Route::Manifest(name, reference));
                 }
-                "blobs" => return Ok(Route::Blob(name_of(n - 2)?, digest_of(last)?)),
-                "referrers" => return Ok(Route::Referrers(name_of(n - 2)?, digest_of(last)?)),
+                "blobs" => return Ok(Route::Blob(name_of(2)?, digest_of(last)?)),
+                "referrers" => return Ok(Route::Referrers(name_of(2)?, digest_of(last)?)),
                 _ => {}
             }
         }
@@ -148,6 +149,21 @@ mod tests {
         assert_eq!(
             Route::parse("nothing", false).unwrap_err().code,
             "NOT_FOUND"
+        );
+        for short in ["tags/list", "blobs/uploads/123", "manifests/latest", "a/b"] {
+            assert_eq!(
+                Route::parse(short, false).unwrap_err().code,
+                "NOT_FOUND",
+                "{short}"
+            );
+        }
+        assert_eq!(
+            Route::parse("/x/tags/list", false).unwrap_err().code,
+            "NAME_INVALID"
+        );
+        assert_eq!(
+            Route::parse("a/b/c/blobs/uploads/", false).unwrap(),
+            Route::UploadStart(name("a/b/c"))
         );
         assert_eq!(
             Route::parse("a/manifests/.bad", false).unwrap_err().code,
