@@ -10,13 +10,13 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
-    method: String,
+    method: &'static str,
 }
 
 /// The registry's request metrics.
@@ -80,12 +80,9 @@ impl Metrics {
     /// Count one request. The method label takes a fixed set of values (any other method is
     /// `OTHER`), so clients cannot create series at will.
     pub fn observe(&self, method: &Method, status: u16, latency: Duration) {
-        let method = method_label(method).to_owned();
+        let method = method_label(method);
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.clone(),
-                status,
-            })
+            .get_or_create(&RequestLabels { method, status })
             .inc();
         self.latency
             .get_or_create(&MethodLabel { method })

@@ -12,6 +12,7 @@ use crate::plugins::model::{KeyError, KeyInfo, KeyRequest};
 use crate::plugins::CallError;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -84,7 +85,7 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
             .await
             .map_err(sign_in_error)?;
         let mut response = (StatusCode::FOUND, Body::empty()).into_response();
-        set(response.headers_mut(), "Location", &url);
+        set(response.headers_mut(), LOCATION, &url);
         let cookie = cookies::set(
             cookies::LOGIN,
             &login_state,
@@ -143,7 +144,7 @@ pub async fn callback(
         let response = match signed_in.callback_ui {
             Some(target) => {
                 let mut r = (StatusCode::FOUND, Body::empty()).into_response();
-                set(r.headers_mut(), "Location", &target);
+                set(r.headers_mut(), LOCATION, &target);
                 r
             }
             None => super::empty_with_length(StatusCode::CREATED, 0),
@@ -248,7 +249,7 @@ pub async fn apikey(State(state): State<Arc<AppState>>, request: Request) -> Res
         return r;
     }
     let (parts, body) = request.into_parts();
-    let mut audit = Audit::default();
+    let mut audit = Audit::of(&parts.method);
     let result = async {
         let keys = state.gate.keys().ok_or_else(|| {
             ApiError::new(

@@ -1,13 +1,15 @@
 //! Blob reads and deletes.
 
 use super::error::ApiError;
+use super::header_names::DOCKER_CONTENT_DIGEST;
 use super::headers::{blob_range, BlobRange};
 use super::{empty_with_length, header, Reply};
 use crate::oci::{Digest, RepoName};
 use crate::storage::{Landing, Storage, Window};
 use crate::zero_copy::SendfileRegions;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -56,15 +58,15 @@ pub async fn get(
     };
     let h = response.headers_mut();
     blob_headers(h, digest);
-    super::set(h, "Accept-Ranges", "bytes");
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if status == StatusCode::PARTIAL_CONTENT {
         super::set(
             h,
-            "Content-Range",
+            CONTENT_RANGE,
             &format!("bytes {}-{}/{}", start, start + len - 1, size),
         );
     }
-    super::set(h, "Content-Length", &len.to_string());
+    super::set_length(h, len);
     Ok(response)
 }
 
@@ -108,15 +110,18 @@ pub async fn arriving(
     let h = response.headers_mut();
     blob_headers(h, digest);
     if let Some(size) = size {
-        super::set(h, "Content-Length", &size.to_string());
+        super::set_length(h, size);
     }
     Ok(response)
 }
 
 /// The headers of every blob answer.
 fn blob_headers(h: &mut HeaderMap, digest: &Digest) {
-    super::set(h, "Content-Type", "application/octet-stream");
-    super::set(h, "Docker-Content-Digest", &digest.to_string());
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    super::set(h, DOCKER_CONTENT_DIGEST, &digest.to_string());
 }
 
 /// Bytes `start..start + len` of `file`, window by window.
@@ -162,7 +167,7 @@ pub async fn delete(storage: &Storage, name: &RepoName, digest: &Digest) -> Repl
     let mut response = empty_with_length(StatusCode::ACCEPTED, 0);
     super::set(
         response.headers_mut(),
-        "Docker-Content-Digest",
+        DOCKER_CONTENT_DIGEST,
         &digest.to_string(),
     );
     Ok(response)

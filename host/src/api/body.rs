@@ -8,7 +8,6 @@
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderValue, Version};
-use axum::middleware::Next;
 use axum::response::Response;
 use std::future::Future;
 use std::pin::Pin;
@@ -148,11 +147,11 @@ impl HttpBody for Guarded {
     }
 }
 
-/// Middleware: guard the request body, and after the handler, drain or close.
-pub async fn guard(
-    axum::extract::State(limits): axum::extract::State<BodyLimits>,
+/// Middleware: guard the request body, let `next` answer, then drain what is left or close.
+pub async fn guard<F: Future<Output = Response>>(
+    limits: BodyLimits,
     request: Request,
-    next: Next,
+    next: impl FnOnce(Request) -> F,
 ) -> Response {
     let arrived = Instant::now();
     let version = request.version();
@@ -163,9 +162,7 @@ pub async fn guard(
         finished: empty,
     }));
     let reader = Guarded::new(shared.clone(), limits, arrived);
-    let mut response = next
-        .run(Request::from_parts(parts, Body::new(reader)))
-        .await;
+    let mut response = next(Request::from_parts(parts, Body::new(reader))).await;
     let leftover = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         if shared.finished {

@@ -1,13 +1,16 @@
 //! Listings: tags, the catalog and referrers, with `n`/`last` paging and `Link` headers.
 
 use super::error::ApiError;
+use super::header_names::OCI_FILTERS_APPLIED;
 use super::query::{encode, Query};
 use super::{set, Reply};
 use crate::gate::Caller;
 use crate::oci::{media, Digest, RepoName};
 use crate::storage::Storage;
+use axum::http::header::{CONTENT_TYPE, LINK};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
 
 /// Parse `n` (None when absent).
@@ -26,17 +29,25 @@ fn page_size(query: &Query) -> Result<Option<usize>, ApiError> {
         .transpose()
 }
 
+/// The body of `tags/list`, serialized straight from the page (no intermediate JSON value).
+#[derive(Serialize)]
+struct TagList<'a> {
+    name: &'a str,
+    tags: &'a [String],
+}
+
+/// The body of `_catalog`.
+#[derive(Serialize)]
+struct Catalog<'a> {
+    repositories: &'a [String],
+}
+
 /// A JSON listing with a `Link` to the next page when there is one.
-fn paged(
-    path: &str,
-    body: serde_json::Value,
-    n: Option<usize>,
-    next_after: Option<&str>,
-) -> Response {
+fn paged(path: &str, body: impl Serialize, n: Option<usize>, next_after: Option<&str>) -> Response {
     let mut response = axum::Json(body).into_response();
     if let (Some(n), Some(last)) = (n, next_after) {
         let link = format!("<{path}?n={n}&{}>; rel=\"next\"", encode("last", last));
-        set(response.headers_mut(), "Link", &link);
+        set(response.headers_mut(), LINK, &link);
     }
     response
 }
@@ -52,7 +63,10 @@ pub async fn tags(storage: &Storage, name: &RepoName, query: &Query) -> Reply {
     };
     Ok(paged(
         &format!("/v2/{name}/tags/list"),
-        json!({ "name": name.as_str(), "tags": tags }),
+        TagList {
+            name: name.as_str(),
+            tags: &tags,
+        },
         n,
         next,
     ))
@@ -98,7 +112,9 @@ pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply
     };
     Ok(paged(
         "/v2/_catalog",
-        json!({ "repositories": repos }),
+        Catalog {
+            repositories: &repos,
+        },
         n,
         next,
     ))
@@ -120,9 +136,9 @@ pub async fn referrers(
     });
     let mut response = axum::Json(body).into_response();
     let h = response.headers_mut();
-    set(h, "Content-Type", media::OCI_INDEX);
+    set(h, CONTENT_TYPE, media::OCI_INDEX);
     if artifact_type.is_some() {
-        set(h, "OCI-Filters-Applied", "artifactType");
+        set(h, OCI_FILTERS_APPLIED, "artifactType");
     }
     Ok(response)
 }

@@ -2,14 +2,16 @@
 
 use super::access::{manifest_write, push_tags};
 use super::error::ApiError;
+use super::header_names::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 use super::query::Query;
 use super::{empty_with_length, header, set, Audit, Reply};
 use crate::gate::Caller;
 use crate::oci::{Reference, RepoName};
 use crate::storage::{ManifestBody, PutManifest, Storage, StorageError};
 use axum::body::Body;
+use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::Response;
 
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 /// How many times a push is decided again when its tags change under it before it gives up.
@@ -28,15 +30,16 @@ pub async fn get(
 /// The answer to a GET or HEAD of `manifest`.
 pub fn respond(manifest: ManifestBody, method: &Method) -> Reply {
     let len = manifest.bytes.len() as u64;
-    let mut response = if method == Method::HEAD {
-        empty_with_length(StatusCode::OK, len)
+    let body = if method == Method::HEAD {
+        Body::empty()
     } else {
-        (StatusCode::OK, manifest.bytes).into_response()
+        Body::from(manifest.bytes)
     };
+    let mut response = Response::new(body);
     let h = response.headers_mut();
-    set(h, "Content-Type", &manifest.media_type);
-    set(h, "Docker-Content-Digest", &manifest.digest.to_string());
-    set(h, "Content-Length", &len.to_string());
+    set(h, CONTENT_TYPE, &manifest.media_type);
+    set(h, DOCKER_CONTENT_DIGEST, &manifest.digest.to_string());
+    super::set_length(h, len);
     Ok(response)
 }
 
@@ -111,12 +114,12 @@ pub async fn put(
         let h = response.headers_mut();
         set(
             h,
-            "Location",
+            LOCATION,
             &format!("/v2/{name}/manifests/{}", outcome.digest),
         );
-        set(h, "Docker-Content-Digest", &outcome.digest.to_string());
+        set(h, DOCKER_CONTENT_DIGEST, &outcome.digest.to_string());
         if let Some(subject) = &outcome.subject {
-            set(h, "OCI-Subject", &subject.to_string());
+            set(h, OCI_SUBJECT, &subject.to_string());
         }
         for tag in &extra_tags {
             if let Ok(v) = HeaderValue::from_str(tag) {

@@ -1,10 +1,12 @@
 //! The HTTP API: the distribution routes under `/v2`, and `/metrics`.
 
 pub mod access;
+mod app;
 mod auth;
 mod blobs;
 pub mod body;
 pub mod error;
+mod header_names;
 pub mod headers;
 mod listing;
 mod manifests;
@@ -16,17 +18,17 @@ mod token;
 mod ui;
 mod uploads;
 
-use crate::gate::{Access, Action, Gate, Presentation, RequestFacts, Target};
+use crate::gate::{Access, Action, ChallengeScope, Gate, Presentation, RequestFacts, Target};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use crate::zero_copy::SendfileRegions;
+pub use app::App;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use axum::Router;
 use error::ApiError;
 use query::Query;
 use route::Route;
@@ -63,38 +65,6 @@ pub struct Peer {
 /// Result of a handler.
 pub type Reply = Result<Response, ApiError>;
 
-/// Build the router. `metrics_path` mounts the Prometheus endpoint.
-pub fn router(state: Arc<AppState>, metrics_path: Option<&str>) -> Router {
-    let mut router = Router::new()
-        .route("/v2", any(v2))
-        .route("/v2/", any(v2))
-        .route("/v2/{*rest}", any(v2))
-        .route("/zot/auth/login", any(auth::login))
-        .route("/zot/auth/callback/{provider}", get(auth::callback))
-        .route("/zot/auth/logout", any(auth::logout))
-        .route("/zot/auth/apikey", any(auth::apikey))
-        .route("/zot/auth/token", any(token::token))
-        .route("/portcullis/identity", get(auth::identity))
-        .route("/", get(ui::page))
-        .route("/login", get(ui::page))
-        .route("/portcullis/ui/app.js", get(ui::script))
-        .route("/portcullis/ui/app.css", get(ui::style));
-    if let Some(path) = metrics_path {
-        router = router.route(path, get(metrics));
-    }
-    router
-        .fallback(|| async { ApiError::not_found() })
-        .layer(axum::middleware::from_fn_with_state(
-            state.body,
-            body::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            telemetry::observe,
-        ))
-        .with_state(state)
-}
-
 /// What the gate needs of a request.
 pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
     let peer = parts.extensions.get::<Peer>().copied();
@@ -102,7 +72,7 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
         .map(|p| p.addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     Presentation {
-        scope: token_scope(parts),
+        scope: ChallengeScope::new(parts, token_scope),
         headers: &parts.headers,
         facts: RequestFacts {
             method: parts.method.clone(),
@@ -157,21 +127,22 @@ async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Respon
     let mut response = state.metrics.render().into_response();
     set(
         response.headers_mut(),
-        "Content-Type",
+        CONTENT_TYPE,
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
     );
     response
 }
 
-async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// A request to the registry API (`/v2` and below).
+async fn v2(state: &AppState, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.method == Method::OPTIONS {
         // zot answers OPTIONS without authentication (CORS preflights carry no credentials).
         return empty_with_length(StatusCode::NO_CONTENT, 0);
     }
-    let mut audit = Audit::default();
+    let mut audit = Audit::of(&parts.method);
     let mut cookies = Vec::new();
-    let mut response = match dispatch(&state, &parts, body, &mut audit, &mut cookies).await {
+    let mut response = match dispatch(state, &parts, body, &mut audit, &mut cookies).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
@@ -180,7 +151,9 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
             response.headers_mut().append("set-cookie", v);
         }
     }
-    response.extensions_mut().insert(audit);
+    if audit.kept() {
+        response.extensions_mut().insert(audit);
+    }
     response
 }
 
@@ -215,10 +188,12 @@ async fn dispatch(
             .inspect_err(|e| audit.refused(e))?;
     }
     let storage = &state.storage;
+    // Writes are boxed: their state is several times a read's, and every request's future
+    // would carry (and move) it.
     if let (Route::Manifest(name, reference), &Method::PUT) = (&route, method) {
-        return manifests::put(
+        return Box::pin(manifests::put(
             storage, &caller, name, reference, &query, headers, body, audit,
-        )
+        ))
         .await;
     }
     let accesses = access::required(&route, method)?;
@@ -231,7 +206,7 @@ async fn dispatch(
         Route::Base if is_read(method) => {
             let mut response = axum::Json(serde_json::json!({})).into_response();
             if let Some(challenge) = caller.base_challenge() {
-                set(response.headers_mut(), "WWW-Authenticate", &challenge);
+                set(response.headers_mut(), WWW_AUTHENTICATE, &challenge);
             }
             Ok(response)
         }
@@ -245,7 +220,7 @@ async fn dispatch(
                 let sync = state.sync.as_ref();
                 pull_through::or_fetched(
                     manifests::get(storage, &name, &reference, method).await,
-                    sync.map(|s| s.fetch_manifest(&name, &reference)),
+                    sync.map(|s| || s.fetch_manifest(&name, &reference)),
                     || manifests::get(storage, &name, &reference, method),
                     |arriving| async { manifests::respond(arriving, method) },
                 )
@@ -261,7 +236,7 @@ async fn dispatch(
                             reference: Some(reference.to_string()),
                         })
                         .await?;
-                manifests::delete(storage, &name, &reference, detect).await
+                Box::pin(manifests::delete(storage, &name, &reference, detect)).await
             }
             _ => Err(ApiError::method_not_allowed()),
         },
@@ -274,7 +249,7 @@ async fn dispatch(
                 let sync = state.sync.as_ref();
                 pull_through::or_fetched(
                     blobs::get(storage, &name, &digest, method, headers, zero_copy.clone()).await,
-                    sync.map(|s| std::future::ready(s.fetch_blob(&name, &digest))),
+                    sync.map(|s| || std::future::ready(s.fetch_blob(&name, &digest))),
                     || blobs::get(storage, &name, &digest, method, headers, zero_copy),
                     |arriving| blobs::arriving(storage, &digest, method, arriving),
                 )
@@ -300,11 +275,13 @@ async fn dispatch(
                 Some((digest, None)) => caller.is_open().then_some((digest, None)),
                 None => None,
             };
-            uploads::start(storage, &name, &query, mount, headers, body).await
+            Box::pin(uploads::start(storage, &name, &query, mount, headers, body)).await
         }
         Route::Upload(name, id) => match *method {
-            Method::PATCH => uploads::patch(storage, &name, &id, headers, body).await,
-            Method::PUT => uploads::finish(storage, &name, &id, &query, headers, body).await,
+            Method::PATCH => Box::pin(uploads::patch(storage, &name, &id, headers, body)).await,
+            Method::PUT => {
+                Box::pin(uploads::finish(storage, &name, &id, &query, headers, body)).await
+            }
             Method::GET => uploads::status(storage, &name, &id).await,
             Method::DELETE => uploads::cancel(storage, &name, &id).await,
             _ => Err(ApiError::method_not_allowed()),
@@ -319,7 +296,7 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Set a header, skipping values that are not valid header text.
-pub fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(name, v);
     }
@@ -328,6 +305,11 @@ pub fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
 /// An empty response that still declares `len` as its length (for HEAD and 201/202/204).
 pub fn empty_with_length(status: StatusCode, len: u64) -> Response {
     let mut response = (status, Body::empty()).into_response();
-    set(response.headers_mut(), "Content-Length", &len.to_string());
+    set_length(response.headers_mut(), len);
     response
+}
+
+/// Declare a body of `len` bytes.
+pub fn set_length(headers: &mut HeaderMap, len: u64) {
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
 }

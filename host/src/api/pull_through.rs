@@ -14,14 +14,16 @@ const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// `first` (a local read), or — when it found nothing and `fetch` brings the content — an
 /// answer from what is `arriving`, or `again` once it is stored. A failed fetch keeps the
 /// local answer (the spec's error), and says why in the log; too many fetches at once is a 503
-/// with `Retry-After`.
-pub async fn or_fetched<T, F, A, AF, S, SF>(
+/// with `Retry-After`. The fetch is made (and boxed) only on a miss: an upstream request holds
+/// far more state than a local read, and every read's future would carry it.
+pub async fn or_fetched<T, G, F, A, AF, S, SF>(
     first: Reply,
-    fetch: Option<F>,
+    fetch: Option<G>,
     again: A,
     arriving: S,
 ) -> Reply
 where
+    G: FnOnce() -> F,
     F: Future<Output = Result<Fetched<T>, FetchError>>,
     A: FnOnce() -> AF,
     AF: Future<Output = Reply>,
@@ -29,7 +31,8 @@ where
     SF: Future<Output = Reply>,
 {
     match (first, fetch) {
-        (Err(e), Some(fetch)) if e.status == StatusCode::NOT_FOUND => match fetch.await {
+        (Err(e), Some(fetch)) if e.status == StatusCode::NOT_FOUND => match Box::pin(fetch()).await
+        {
             Ok(Fetched::Stored) => again().await,
             Ok(Fetched::Arriving(content)) => arriving(content).await.map_err(|why| {
                 tracing::info!(reason = %why.message, "sync: nothing fetched from upstream");

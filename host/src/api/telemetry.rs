@@ -5,11 +5,10 @@
 use super::route::Route;
 use super::{AppState, Peer};
 use crate::gate::{Caller, Refusal};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -28,11 +27,29 @@ pub struct Audit {
     pub digest: Option<String>,
     /// The gate's decision: allowed, denied, unauthenticated, throttled, unavailable.
     pub decision: Option<&'static str>,
+    /// Reads get no audit line: who and what are not copied for them.
+    read: bool,
 }
 
 impl Audit {
+    /// The record of a request with `method`.
+    pub fn of(method: &Method) -> Audit {
+        Audit {
+            read: !mutating(method),
+            ..Audit::default()
+        }
+    }
+
+    /// Whether the request gets an audit line.
+    pub fn kept(&self) -> bool {
+        !self.read
+    }
+
     /// Record who the caller is.
     pub fn identify(&mut self, caller: &Caller) {
+        if self.read {
+            return;
+        }
         if let Some(identity) = caller.identity() {
             self.identity = Some(identity.username.clone());
             self.source = Some(identity.source.clone());
@@ -41,6 +58,9 @@ impl Audit {
 
     /// Record what the route names.
     pub fn route(&mut self, route: &Route) {
+        if self.read {
+            return;
+        }
         let (repository, reference) = match route {
             Route::Base | Route::Catalog => (None, None),
             Route::Tags(n) | Route::UploadStart(n) => (Some(n), None),
@@ -68,21 +88,31 @@ impl Audit {
     }
 }
 
-/// Wrap a request with its span, metrics and audit record.
-pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+/// Whether a request with `method` changes something (and gets an audit line).
+fn mutating(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Wrap a request with its span, metrics and audit record; `next` answers it.
+pub async fn observe<F: Future<Output = Response>>(
+    state: &AppState,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let method = request.method().clone();
-    // The path only: query strings may one day carry credentials.
-    let path = request.uri().path().to_owned();
+    // The path only: query strings may one day carry credentials. (A URI's clone shares its
+    // text.)
+    let uri = request.uri().clone();
+    let path = uri.path();
     let client = request.extensions().get::<Peer>().map(|p| p.addr.ip());
     let span = tracing::info_span!("request", method = %method, path = %path);
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = next(request).instrument(span.clone()).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(status, latency_us = latency.as_micros() as u64, "handled");
-        let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if mutating {
+        if mutating(&method) {
             let audit = response
                 .extensions()
                 .get::<Audit>()
@@ -107,7 +137,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
     state.metrics.observe(&method, status, latency);
     if path.starts_with("/v2") {
         response.headers_mut().insert(
-            "Docker-Distribution-API-Version",
+            super::header_names::DOCKER_API_VERSION,
             HeaderValue::from_static("registry/2.0"),
         );
     }

@@ -1,12 +1,14 @@
 //! Blob uploads: open (monolithic, mount), chunks, status, finish, cancel.
 
 use super::error::ApiError;
+use super::header_names::{DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID};
 use super::headers::{content_range, range_value};
 use super::query::Query;
 use super::{empty_with_length, header, set, Reply};
 use crate::oci::{Digest, RepoName};
 use crate::storage::Storage;
 use axum::body::Body;
+use axum::http::header::{LOCATION, RANGE};
 use axum::http::{HeaderMap, StatusCode};
 
 /// A mount a POST asks for: the digest and the source repository, if named.
@@ -147,16 +149,16 @@ fn session_reply(
 ) -> axum::response::Response {
     let mut response = empty_with_length(status, 0);
     let h = response.headers_mut();
-    set(h, "Location", &upload_location(name, id));
-    set(h, "Range", &range_value(size));
-    set(h, "Docker-Upload-UUID", id);
+    set(h, LOCATION, &upload_location(name, id));
+    set(h, RANGE, &range_value(size));
+    set(h, DOCKER_UPLOAD_UUID, id);
     response
 }
 
 fn blob_created(name: &RepoName, digest: &Digest) -> axum::response::Response {
     let mut response = empty_with_length(StatusCode::CREATED, 0);
     let h = response.headers_mut();
-    set(h, "Location", &format!("/v2/{name}/blobs/{digest}"));
-    set(h, "Docker-Content-Digest", &digest.to_string());
+    set(h, LOCATION, &format!("/v2/{name}/blobs/{digest}"));
+    set(h, DOCKER_CONTENT_DIGEST, &digest.to_string());
     response
 }

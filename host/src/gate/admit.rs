@@ -149,14 +149,14 @@ impl Gate {
                     return Err(challenge(
                         &generation,
                         ui,
-                        &request.scope,
+                        &request.scope.text(),
                         "authentication required",
                     ));
                 }
                 return Ok(caller(None, cookies));
             }
             Presented::Unusable(why) => {
-                return Err(failed(&generation, ui, &request.scope, why).await)
+                return Err(failed(&generation, ui, &request.scope.text(), why).await)
             }
             Presented::Bearer(token) => self.admit_bearer(&generation, request, &token).await?,
             Presented::Basic { username, password } => {
@@ -168,7 +168,8 @@ impl Gate {
                     && admission.identity.scopes.is_none()
                     && admission.identity.source != crate::plugins::API_KEY_SOURCE;
                 if signs_in {
-                    let cookies = self.open_session(&admission.identity, None).await?;
+                    // Boxed: a sign-in is rare, its state large.
+                    let cookies = Box::pin(self.open_session(&admission.identity, None)).await?;
                     return Ok(caller(Some(admission), cookies));
                 }
                 admission
@@ -189,7 +190,7 @@ impl Gate {
             .tokens
             .as_ref()
             .filter(|t| t.has_workload() && looks_like_jwt(&c.password) && t.owns(&c.password));
-        self.remembered_or(generation, request, &c.username, key, async {
+        self.remembered_or(generation, request, &c.username, key, || async {
             match token {
                 Some(_) => verify_token(generation, &c.password).await,
                 None => authenticate(generation, c)
@@ -215,7 +216,7 @@ impl Gate {
                 None => Err(challenge(
                     generation,
                     request.is_ui(),
-                    &request.scope,
+                    &request.scope.text(),
                     "the token is unknown or expired",
                 )),
             };
@@ -224,31 +225,32 @@ impl Gate {
             return Err(challenge(
                 generation,
                 request.is_ui(),
-                &request.scope,
+                &request.scope.text(),
                 "bearer tokens are not configured",
             ));
         }
         let key = generation.cache.key("\0bearer", token);
-        self.remembered_or(
-            generation,
-            request,
-            "",
-            key,
-            verify_token(generation, token),
-        )
+        self.remembered_or(generation, request, "", key, || {
+            verify_token(generation, token)
+        })
         .await
     }
 
     /// A credential verified recently, or else, within the failure budget, `check` it; the
     /// outer error is a refusal to answer now (429, 503), the inner one a failed check (401).
-    async fn remembered_or(
+    /// The check's future is made (and boxed) only when it runs: a verification holds far more
+    /// state than a remembered credential's path, and every request's future would carry it.
+    async fn remembered_or<F>(
         &self,
         generation: &Generation,
         request: &Presentation<'_>,
         user: &str,
         key: CredentialKey,
-        check: impl std::future::Future<Output = Result<Result<Admission, String>, Refusal>>,
-    ) -> Result<Admission, Refusal> {
+        check: impl FnOnce() -> F,
+    ) -> Result<Admission, Refusal>
+    where
+        F: std::future::Future<Output = Result<Result<Admission, String>, Refusal>> + Send,
+    {
         if let Some(admission) = generation.cache.get(&key) {
             return Ok(admission);
         }
@@ -260,7 +262,7 @@ impl Gate {
         let verdict = if generation.cache.was_refused(&key) {
             Err("the same credentials were refused moments ago".to_owned())
         } else {
-            check.await?
+            Box::pin(check()).await?
         };
         match verdict {
             Ok(admission) => {
@@ -274,7 +276,7 @@ impl Gate {
                 Err(failed(
                     generation,
                     request.is_ui(),
-                    &request.scope,
+                    &request.scope.text(),
                     "invalid credentials",
                 )
                 .await)

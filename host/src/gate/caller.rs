@@ -66,12 +66,12 @@ impl Caller {
     /// Decide one access, and put it in the decision log.
     async fn decide(
         &self,
-        resource: Resource,
+        resource: &Resource,
         action: Action,
-        reference: Option<String>,
+        reference: &Option<String>,
     ) -> Result<Decision, Refusal> {
         let started = std::time::Instant::now();
-        let (decision, by) = self.decision(&resource, action, &reference).await?;
+        let (decision, by) = self.decision(resource, action, reference).await?;
         let identity = self.identity();
         let (verdict, reason) = match &decision {
             Decision::Allow => ("allow", ""),
@@ -81,11 +81,11 @@ impl Caller {
             target: crate::logging::DECISIONS,
             identity = identity.map_or("", |i| i.username.as_str()),
             source = identity.map_or("anonymous", |i| i.source.as_str()),
-            repository = match &resource {
+            repository = match resource {
                 Resource::Repository(name) => name.as_str(),
                 Resource::Metrics => "",
             },
-            resource = match &resource {
+            resource = match resource {
                 Resource::Repository(_) => "repository",
                 Resource::Metrics => "metrics",
             },
@@ -148,7 +148,8 @@ impl Caller {
                 .and_then(|a| a.claims.as_deref())
                 .map(str::to_owned),
         };
-        let decision = match authorizer.authorize(&request).await {
+        // Boxed: a plugin call's state is large, and a remembered decision needs none of it.
+        let decision = match Box::pin(authorizer.authorize(&request)).await {
             Ok(decision) => {
                 if let Some((memory, key)) = memory.zip(key) {
                     memory.remember(key, &decision);
@@ -166,7 +167,7 @@ impl Caller {
         for access in accesses {
             let resource = Resource::Repository(access.repository.as_str().to_owned());
             if let Decision::Deny(reason) = self
-                .decide(resource, access.action, access.reference.clone())
+                .decide(&resource, access.action, &access.reference)
                 .await?
             {
                 tracing::info!(user = ?self.username(), repository = %access.repository,
@@ -184,7 +185,7 @@ impl Caller {
     pub async fn allows(&self, access: &Access) -> Result<bool, Refusal> {
         let resource = Resource::Repository(access.repository.as_str().to_owned());
         Ok(matches!(
-            self.decide(resource, access.action, access.reference.clone())
+            self.decide(&resource, access.action, &access.reference)
                 .await?,
             Decision::Allow
         ))
@@ -197,7 +198,7 @@ impl Caller {
 
     /// Allow reading the metrics endpoint.
     pub async fn authorize_metrics(&self) -> Result<(), Refusal> {
-        match self.decide(Resource::Metrics, Action::Read, None).await? {
+        match self.decide(&Resource::Metrics, Action::Read, &None).await? {
             Decision::Allow => Ok(()),
             Decision::Deny(reason) => Err(self.denied(&reason, "").await),
         }
@@ -253,7 +254,7 @@ impl Caller {
         names.retain(|n| scopes::allow(self.identity(), n, Action::Read));
         match &self.generation.plugins.authorizer {
             None => Ok(names),
-            Some(a) => match a.filter_catalog(self.identity(), names).await {
+            Some(a) => match Box::pin(a.filter_catalog(self.identity(), names)).await {
                 Ok(kept) => Ok(kept),
                 Err(CallError::Unavailable(_)) => Err(unavailable()),
                 Err(CallError::Failed(_)) => Ok(Vec::new()),

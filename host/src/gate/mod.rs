@@ -34,6 +34,7 @@ use crate::plugins::{PluginRuntime, PluginSet};
 use crate::sessions::SessionStore;
 use crate::tokens::Tokens;
 use arc_swap::ArcSwap;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use credentials::CredentialCache;
 use std::sync::Arc;
@@ -91,9 +92,29 @@ pub struct Presentation<'a> {
     pub headers: &'a HeaderMap,
     /// The request as it arrived (the client's address among it), for throttling and policies.
     pub facts: RequestFacts,
-    /// The Docker token scope the request needs (`repository:<name>:<pull|push|delete>`;
-    /// empty for `/v2/` and routes outside the registry), for Bearer challenges.
-    pub scope: String,
+    /// The Docker token scope the request needs, for Bearer challenges.
+    pub scope: ChallengeScope<'a>,
+}
+
+/// The Docker token scope a request needs (`repository:<name>:<pull|push|delete>`; empty for
+/// `/v2/` and routes outside the registry), worked out from the request only when a challenge
+/// is answered — most requests are never challenged.
+#[derive(Clone, Copy, Debug)]
+pub struct ChallengeScope<'a> {
+    request: &'a Parts,
+    of: fn(&Parts) -> String,
+}
+
+impl<'a> ChallengeScope<'a> {
+    /// The scope `of` finds in `request`.
+    pub fn new(request: &'a Parts, of: fn(&Parts) -> String) -> Self {
+        ChallengeScope { request, of }
+    }
+
+    /// The scope's text.
+    pub fn text(&self) -> String {
+        (self.of)(self.request)
+    }
 }
 
 impl Presentation<'_> {

@@ -4,11 +4,10 @@
 
 use super::connection::{Activity, GuardedIo};
 use super::limits::ListenerLimits;
-use crate::api::Peer;
+use crate::api::{App, Peer};
 use crate::zero_copy::{SendfileRegions, ZeroCopyStream};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -19,7 +18,6 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
 
 /// How long connections get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -31,7 +29,7 @@ const OVER_CAPACITY: &str =
 pub async fn run(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    app: Router,
+    app: App,
     limits: ListenerLimits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -141,7 +139,7 @@ type Answer =
 /// done, and records the peer and, on plain connections, where blob windows are registered for
 /// sendfile.
 fn serve_request(
-    app: Router,
+    app: App,
     activity: Arc<Activity>,
     peer: Peer,
     zero_copy: Option<SendfileRegions>,
@@ -156,7 +154,7 @@ fn serve_request(
             if let Some(regions) = zero_copy {
                 request.extensions_mut().insert(regions);
             }
-            let response = app.oneshot(request).await?;
+            let response = app.answer(request).await;
             Ok(response.map(|body| Body::new(super::body::Attached::new(body, in_flight))))
         })
     }

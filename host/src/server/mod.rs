@@ -90,7 +90,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         },
         write_timeout: config.http.writetimeout.filter(|t| !t.is_zero()),
     });
-    let app = api::router(state, config.metrics_path().as_deref());
+    let app = api::App::new(state, config.metrics_path().as_deref());
     let addr = resolve(&config.http.address, config.http.port).await?;
     let tls = match &config.http.tls {
         Some(t) => Some(tls::acceptor(t.cert.clone(), t.key.clone())?),

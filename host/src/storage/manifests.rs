@@ -131,6 +131,17 @@ impl Storage {
 
     /// The descriptor a reference resolves to.
     pub async fn resolve(&self, name: &RepoName, reference: &Reference) -> Result<Descriptor> {
+        self.resolve_with(name, reference, Descriptor::clone).await
+    }
+
+    /// What `pick` takes of the descriptor `reference` resolves to (without copying the rest
+    /// of it: its annotations, platform and URLs).
+    async fn resolve_with<T>(
+        &self,
+        name: &RepoName,
+        reference: &Reference,
+        pick: impl FnOnce(&Descriptor) -> T,
+    ) -> Result<T> {
         let view = self.index(name).await.map_err(|e| match e {
             StorageError::NameUnknown => StorageError::ManifestUnknown,
             other => other,
@@ -139,7 +150,7 @@ impl Storage {
             Reference::Tag(t) => view.find_tag(t),
             Reference::Digest(d) => view.find_digest(d),
         };
-        found.cloned().ok_or(StorageError::ManifestUnknown)
+        found.map(pick).ok_or(StorageError::ManifestUnknown)
     }
 
     /// Read a manifest (from memory when it was served recently).
@@ -148,12 +159,16 @@ impl Storage {
         name: &RepoName,
         reference: &Reference,
     ) -> Result<ManifestBody> {
-        let descriptor = self.resolve(name, reference).await?;
-        let bytes = self.manifest_bytes(name, &descriptor.digest).await?;
+        let (media_type, digest) = self
+            .resolve_with(name, reference, |d| {
+                (d.media_type.clone(), d.digest.clone())
+            })
+            .await?;
+        let bytes = self.manifest_bytes(name, &digest).await?;
         Ok(ManifestBody {
             bytes,
-            media_type: descriptor.media_type,
-            digest: descriptor.digest,
+            media_type,
+            digest,
         })
     }
 

@@ -157,6 +157,9 @@ impl Storage {
 
     fn repo(&self, name: &RepoName) -> Arc<Repo> {
         let mut repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(repo) = repos.get(name) {
+            return repo.clone();
+        }
         repos.entry(name.clone()).or_default().clone()
     }
 
