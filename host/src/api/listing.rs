@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Parse `n` (None when absent).
 fn page_size(query: &Query) -> Result<Option<usize>, ApiError> {
@@ -39,7 +40,7 @@ struct TagList<'a> {
 /// The body of `_catalog`.
 #[derive(Serialize)]
 struct Catalog<'a> {
-    repositories: &'a [String],
+    repositories: &'a [Arc<str>],
 }
 
 /// A JSON listing with a `Link` to the next page when there is one.
@@ -82,7 +83,7 @@ pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply
     caller.authorize_catalog().await?;
     let n = page_size(query)?;
     let mut last = query.get("last").map(str::to_owned);
-    let mut repos: Vec<String> = Vec::new();
+    let mut repos: Vec<Arc<str>> = Vec::new();
     let more = 'pages: loop {
         if n == Some(repos.len()) {
             break !storage.catalog_page(Some(1), last.as_deref()).0.is_empty();
@@ -100,13 +101,13 @@ pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply
             }
             repos.push(visible);
         }
-        last = Some(end);
+        last = Some(end.to_string());
         if !more_after {
             break false;
         }
     };
     let next = if more {
-        repos.last().map(String::as_str)
+        repos.last().map(|r| &**r)
     } else {
         None
     };

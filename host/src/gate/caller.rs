@@ -246,7 +246,7 @@ impl Caller {
     }
 
     /// The repositories of a catalog page the caller may see.
-    pub async fn filter_catalog(&self, mut names: Vec<String>) -> Result<Vec<String>, Refusal> {
+    pub async fn filter_catalog(&self, mut names: Vec<Arc<str>>) -> Result<Vec<Arc<str>>, Refusal> {
         if self.admission.as_ref().is_some_and(|a| a.docker.is_some()) {
             // Its grant on the catalog was checked by `authorize_catalog`.
             return Ok(names);
@@ -254,11 +254,14 @@ impl Caller {
         names.retain(|n| scopes::allow(self.identity(), n, Action::Read));
         match &self.generation.plugins.authorizer {
             None => Ok(names),
-            Some(a) => match Box::pin(a.filter_catalog(self.identity(), names)).await {
-                Ok(kept) => Ok(kept),
-                Err(CallError::Unavailable(_)) => Err(unavailable()),
-                Err(CallError::Failed(_)) => Ok(Vec::new()),
-            },
+            Some(a) => {
+                let offered = names.iter().map(|n| n.to_string()).collect();
+                match Box::pin(a.filter_catalog(self.identity(), offered)).await {
+                    Ok(kept) => Ok(kept.into_iter().map(Arc::from).collect()),
+                    Err(CallError::Unavailable(_)) => Err(unavailable()),
+                    Err(CallError::Failed(_)) => Ok(Vec::new()),
+                }
+            }
         }
     }
 

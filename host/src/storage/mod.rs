@@ -108,7 +108,8 @@ pub struct Storage {
     blobs: Arc<dyn BlobStore>,
     indexes: Arc<dyn IndexStore>,
     repos: Mutex<HashMap<RepoName, Arc<Repo>>>,
-    catalog: RwLock<BTreeSet<String>>,
+    /// Every repository's name (shared, so a catalog page copies no text).
+    catalog: RwLock<BTreeSet<Arc<str>>>,
     uploads: uploads::Sessions,
     /// Recently served manifests by digest (content-addressed, so shared by repositories; only
     /// ever served after a repository's index resolved the reference).
@@ -124,7 +125,12 @@ impl Storage {
         let io = BlockingPool::new("the storage I/O pool", IO_POOL_SIZE, IO_QUEUE_TIMEOUT);
         let blobs = Arc::new(fs::FsBlobs::new(layout.clone(), io.clone(), options.dedupe));
         let indexes = Arc::new(fs::FsIndex::new(layout.clone(), io.clone()));
-        let catalog = indexes.repositories().await?;
+        let catalog = indexes
+            .repositories()
+            .await?
+            .into_iter()
+            .map(Arc::from)
+            .collect();
         Ok(Storage {
             layout,
             io,
@@ -186,7 +192,7 @@ impl Storage {
         self.catalog
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.as_str().to_owned());
+            .insert(Arc::from(name.as_str()));
         Ok(())
     }
 
