@@ -76,25 +76,31 @@ impl FromStr for Digest {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (alg, encoded) = s.split_once(':').ok_or(DigestError::Malformed)?;
-        // Grammar of the image spec: algorithm-component ([a-z0-9]+) joined by [+._-].
-        let alg_ok = !alg.is_empty()
-            && alg.split(['+', '.', '_', '-']).all(|c| {
-                !c.is_empty()
-                    && c.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            });
-        let encoded_ok = !encoded.is_empty()
-            && encoded
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
-        if !alg_ok || !encoded_ok {
-            return Err(DigestError::Malformed);
-        }
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
-            _ => return Err(DigestError::Unsupported),
+            // Not one we support: malformed or merely unsupported, by the image spec's grammar
+            // (algorithm-components of [a-z0-9]+ joined by [+._-], then [a-zA-Z0-9=_-]+).
+            _ => {
+                let alg_ok = !alg.is_empty()
+                    && alg.split(['+', '.', '_', '-']).all(|c| {
+                        !c.is_empty()
+                            && c.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    });
+                let encoded_ok = !encoded.is_empty()
+                    && encoded
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+                return Err(if alg_ok && encoded_ok {
+                    DigestError::Unsupported
+                } else {
+                    DigestError::Malformed
+                });
+            }
         };
+        // A supported algorithm: exactly its length of lowercase hex (which the grammar above
+        // also allows), checked in one pass.
         let is_lower_hex = encoded
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -189,6 +195,24 @@ mod tests {
             Err(DigestError::Malformed)
         );
         assert_eq!("md5:abcd".parse::<Digest>(), Err(DigestError::Unsupported));
+        assert_eq!(
+            "sha3+x:A=_-".parse::<Digest>(),
+            Err(DigestError::Unsupported)
+        );
+        for malformed in [
+            "md5:",
+            "MD5:abcd",
+            "md5:ab/cd",
+            ":abcd",
+            "sha256:",
+            "sha+:abcd",
+        ] {
+            assert_eq!(
+                malformed.parse::<Digest>(),
+                Err(DigestError::Malformed),
+                "{malformed}"
+            );
+        }
         assert_eq!("nocolon".parse::<Digest>(), Err(DigestError::Malformed));
         assert_eq!(
             "sha256:../../x".parse::<Digest>(),
