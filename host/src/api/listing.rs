@@ -82,7 +82,7 @@ const FILTER_BATCH: usize = 1000;
 pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply {
     caller.authorize_catalog().await?;
     let n = page_size(query)?;
-    let mut last = query.get("last").map(str::to_owned);
+    let mut last: Option<Arc<str>> = query.get("last").map(Arc::from);
     let mut repos: Vec<Arc<str>> = Vec::new();
     let more = 'pages: loop {
         if n == Some(repos.len()) {
@@ -101,7 +101,7 @@ pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply
             }
             repos.push(visible);
         }
-        last = Some(end.to_string());
+        last = Some(end);
         if !more_after {
             break false;
         }
