@@ -45,23 +45,47 @@ impl FsBlobs {
         Ok(self.io.run(f).await??)
     }
 
-    /// Make new names in `dirs` durable, sharing each directory's fsync with concurrent
-    /// commits.
-    async fn sync_dirs(&self, dirs: Vec<PathBuf>) -> Result<()> {
-        for dir in dirs {
-            let group = self.dirs.of(&dir);
-            let ticket = group.ticket();
-            let io = self.io.clone();
-            group
-                .wait(ticket, || async move {
-                    io.run(move || fsutil::fsync_dir(&dir))
-                        .await
-                        .map_err(std::io::Error::other)?
-                })
-                .await?;
-        }
+    /// Run `make`, which puts a new name in `dir` (or returns false when it made none), and make
+    /// that name durable: in the same job when no other commit is syncing `dir` (one trip to the
+    /// pool, as a lone sequential push has it), else by sharing the directory's next fsync.
+    async fn with_new_name(
+        &self,
+        dir: PathBuf,
+        make: impl FnOnce() -> std::io::Result<bool> + Send + 'static,
+    ) -> Result<()> {
+        let group = self.dirs.of(&dir);
+        let inline = group.clone();
+        let synced = dir.clone();
+        let owed = self
+            .blocking(move || {
+                if !make()? {
+                    return Ok(None);
+                }
+                let ticket = inline.ticket();
+                let done = inline.sync_if_idle(ticket, || fsutil::fsync_dir(&synced))?;
+                Ok((!done).then_some(ticket))
+            })
+            .await?;
+        let Some(ticket) = owed else {
+            return Ok(());
+        };
+        let io = self.io.clone();
+        group
+            .wait(ticket, || async move {
+                io.run(move || fsutil::fsync_dir(&dir))
+                    .await
+                    .map_err(std::io::Error::other)?
+            })
+            .await?;
         Ok(())
     }
+}
+
+/// The directory a blob's name is in.
+fn parent(target: &Path) -> std::io::Result<&Path> {
+    target
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent"))
 }
 
 /// `Some` of what `f` found, `None` when the file is missing (or is not a regular file).
@@ -105,17 +129,16 @@ impl BlobStore for FsBlobs {
 
     async fn write(&self, name: &RepoName, digest: &Digest, bytes: Bytes) -> Result<()> {
         let path = self.layout.blob(name, digest);
-        let dir = self
-            .blocking(move || {
-                if path.is_file() {
-                    // Acknowledged as stored: whatever its age, it is as new as this push.
-                    fsutil::touch(&path).map(|()| None)
-                } else {
-                    fsutil::write_and_rename(&path, &bytes).map(Some)
-                }
-            })
-            .await?;
-        self.sync_dirs(dir.into_iter().collect()).await
+        let dir = parent(&path)?.to_owned();
+        self.with_new_name(dir, move || {
+            if path.is_file() {
+                // Acknowledged as stored: whatever its age, it is as new as this push.
+                fsutil::touch(&path).map(|()| false)
+            } else {
+                fsutil::write_and_rename(&path, &bytes).map(|_| true)
+            }
+        })
+        .await
     }
 
     async fn first_missing(&self, name: &RepoName, digests: Vec<Digest>) -> Result<Option<Digest>> {
@@ -189,10 +212,9 @@ impl BlobStore for FsBlobs {
     async fn commit(&self, name: &RepoName, digest: &Digest, staged: PathBuf) -> Result<()> {
         let target = self.layout.blob(name, digest);
         let shared = self.dedupe.then(|| self.layout.shared_blob(digest));
-        let dir = self
-            .blocking(move || place(&staged, &target, shared.as_deref()))
-            .await?;
-        self.sync_dirs(dir.into_iter().collect()).await
+        let dir = parent(&target)?.to_owned();
+        self.with_new_name(dir, move || place(&staged, &target, shared.as_deref()))
+            .await
     }
 
     async fn sweep(
@@ -232,18 +254,16 @@ impl BlobStore for FsBlobs {
 /// Fsync `file` and rename it to `target` (or drop it when identical content is already
 /// there, linking from the content index when possible), then record `target` in the content
 /// index. A `target` that exists but is not a regular file is never taken for the blob.
-/// Returns the directory whose new name must be synced, if there is one.
-fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<Option<PathBuf>> {
-    let dir = target
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent"))?;
+/// Returns whether `target` is a new name (its directory then needs a sync).
+fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<bool> {
+    let dir = parent(target)?;
     std::fs::create_dir_all(dir)?;
     match std::fs::symlink_metadata(target) {
         Ok(m) if m.is_file() => {
             // Acknowledged as stored: whatever its age, it is as new as this push.
             fsutil::touch(target)?;
             std::fs::remove_file(file)?;
-            return Ok(None);
+            return Ok(false);
         }
         Ok(_) => {
             return Err(std::io::Error::other(format!(
@@ -258,17 +278,14 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<O
         if std::fs::hard_link(shared, target).is_ok() {
             fsutil::touch(target)?;
             std::fs::remove_file(file)?;
-            return Ok(Some(dir.to_owned()));
+            return Ok(true);
         }
     }
     // Only a file that becomes the blob needs its content made durable.
     std::fs::File::open(file)?.sync_all()?;
     std::fs::rename(file, target)?;
     if let Some(shared) = shared {
-        let shared_dir = shared
-            .parent()
-            .ok_or_else(|| std::io::Error::other("no parent"))?;
-        std::fs::create_dir_all(shared_dir)?;
+        std::fs::create_dir_all(parent(shared)?)?;
         // The content index's new name is not synced: the blob is durable through `target`,
         // and an entry lost in a crash only costs a later push the chance to share this inode.
         match std::fs::hard_link(target, shared) {
@@ -283,7 +300,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<O
             Err(_) => {} // another filesystem: no sharing
         }
     }
-    Ok(Some(dir.to_owned()))
+    Ok(true)
 }
 
 #[cfg(test)]

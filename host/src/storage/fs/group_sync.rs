@@ -46,6 +46,28 @@ impl GroupSync {
         self.durable.fetch_max(covered, Ordering::AcqRel);
         Ok(())
     }
+
+    /// For a committer already on a blocking thread: make `ticket` durable by running `sync`
+    /// here when no other sync is running (or find it covered already). Returns false, having
+    /// done nothing, when another committer holds the sync; then [`GroupSync::wait`].
+    pub fn sync_if_idle(
+        &self,
+        ticket: u64,
+        sync: impl FnOnce() -> std::io::Result<()>,
+    ) -> std::io::Result<bool> {
+        if self.durable.load(Ordering::Acquire) >= ticket {
+            return Ok(true);
+        }
+        let Ok(_leader) = self.leader.try_lock() else {
+            return Ok(false);
+        };
+        if self.durable.load(Ordering::Acquire) < ticket {
+            let covered = self.written.load(Ordering::Acquire);
+            sync()?;
+            self.durable.fetch_max(covered, Ordering::AcqRel);
+        }
+        Ok(true)
+    }
 }
 
 /// Most directories whose syncs are shared at once (an idle one is forgotten).
@@ -115,5 +137,39 @@ mod tests {
             .await;
         assert!(failed.is_err());
         group.wait(ticket, || async { Ok(()) }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_idle_group_syncs_in_place_and_a_busy_one_declines() {
+        let group = GroupSync::default();
+        let first = group.ticket();
+        let mut ran = 0;
+        assert!(group
+            .sync_if_idle(first, || {
+                ran += 1;
+                Ok(())
+            })
+            .unwrap());
+        assert_eq!(ran, 1);
+        // Covered already: nothing runs.
+        assert!(group.sync_if_idle(first, || unreachable!()).unwrap());
+        // Another committer is syncing: decline, and the ticket is still owed a sync.
+        let second = group.ticket();
+        let held = group.leader.lock().await;
+        assert!(!group.sync_if_idle(second, || unreachable!()).unwrap());
+        drop(held);
+        // A failed sync is reported and leaves the ticket owed.
+        assert!(group
+            .sync_if_idle(second, || Err(std::io::Error::other("disk")))
+            .is_err());
+        let mut synced = false;
+        group
+            .wait(second, || async {
+                synced = true;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(synced);
     }
 }
