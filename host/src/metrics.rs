@@ -6,6 +6,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -19,11 +20,25 @@ struct MethodLabel {
     method: &'static str,
 }
 
+/// The method labels: the methods the API uses, then `OTHER` for any other.
+const METHODS: [&str; 8] = [
+    "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS", "OTHER",
+];
+
+/// Statuses whose counters are kept at hand (sorted), so that counting one hashes nothing.
+const COMMON_STATUSES: [u16; 16] = [
+    200, 201, 202, 204, 206, 307, 400, 401, 403, 404, 405, 409, 416, 429, 500, 503,
+];
+
 /// The registry's request metrics.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<MethodLabel, Histogram>,
+    /// Series of `latency` by method, taken from the family on first use.
+    latency_of: [OnceLock<Histogram>; METHODS.len()],
+    /// Series of `requests` by method and common status, taken from the family on first use.
+    requests_of: [[OnceLock<Counter>; COMMON_STATUSES.len()]; METHODS.len()],
 }
 
 impl Default for Metrics {
@@ -58,21 +73,23 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            latency_of: Default::default(),
+            requests_of: Default::default(),
         }
     }
 }
 
-/// The label of a method: the ones the API uses, or `OTHER`.
-fn method_label(method: &Method) -> &'static str {
+/// The index in [`METHODS`] of a method's label.
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::PUT => 2,
+        Method::POST => 3,
+        Method::PATCH => 4,
+        Method::DELETE => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
@@ -80,12 +97,22 @@ impl Metrics {
     /// Count one request. The method label takes a fixed set of values (any other method is
     /// `OTHER`), so clients cannot create series at will.
     pub fn observe(&self, method: &Method, status: u16, latency: Duration) {
-        let method = method_label(method);
-        self.requests
-            .get_or_create(&RequestLabels { method, status })
-            .inc();
-        self.latency
-            .get_or_create(&MethodLabel { method })
+        let m = method_index(method);
+        let labels = || RequestLabels {
+            method: METHODS[m],
+            status,
+        };
+        match COMMON_STATUSES.binary_search(&status) {
+            Ok(s) => self.requests_of[m][s]
+                .get_or_init(|| self.requests.get_or_create(&labels()).clone())
+                .inc(),
+            Err(_) => self.requests.get_or_create(&labels()).inc(),
+        };
+        self.latency_of[m]
+            .get_or_init(|| {
+                let label = MethodLabel { method: METHODS[m] };
+                self.latency.get_or_create(&label).clone()
+            })
             .observe(latency.as_secs_f64());
     }
 
@@ -96,5 +123,30 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_and_looked_up_series_count_alike() {
+        let metrics = Metrics::default();
+        let tick = Duration::from_micros(50);
+        metrics.observe(&Method::GET, 200, tick);
+        metrics.observe(&Method::GET, 200, tick);
+        metrics.observe(&Method::GET, 418, tick);
+        metrics.observe(&Method::from_bytes(b"BREW").unwrap(), 200, tick);
+        let text = metrics.render();
+        for line in [
+            r#"portcullis_http_requests_total{method="GET",status="200"} 2"#,
+            r#"portcullis_http_requests_total{method="GET",status="418"} 1"#,
+            r#"portcullis_http_requests_total{method="OTHER",status="200"} 1"#,
+            r#"portcullis_http_request_duration_seconds_count{method="GET"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(COMMON_STATUSES.windows(2).all(|w| w[0] < w[1]), "sorted");
     }
 }

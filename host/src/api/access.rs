@@ -9,15 +9,15 @@ use crate::oci::{Reference, RepoName};
 use crate::storage::{IndexView, TagExpectation};
 use axum::http::Method;
 
-/// The accesses a request needs; an empty list for repository-less routes. (A manifest push
-/// depends on the repository's tags: see [`manifest_write`].)
-pub fn required(route: &Route, method: &Method) -> Result<Vec<Access>, ApiError> {
+/// The access a request needs; none for repository-less routes. (A manifest push depends on
+/// the repository's tags: see [`manifest_write`].)
+pub fn required(route: &Route, method: &Method) -> Result<Option<Access>, ApiError> {
     let one = |repository: &RepoName, action: Action, reference: Option<String>| {
-        Ok(vec![Access {
+        Ok(Some(Access {
             repository: repository.clone(),
             action,
             reference,
-        }])
+        }))
     };
     let read_or_delete = |m: &Method| {
         if m == Method::GET || m == Method::HEAD {
@@ -29,17 +29,17 @@ pub fn required(route: &Route, method: &Method) -> Result<Vec<Access>, ApiError>
         }
     };
     match route {
-        Route::Base | Route::Catalog => Ok(Vec::new()),
+        Route::Base | Route::Catalog => Ok(None),
         Route::Tags(name) | Route::Referrers(name, _) => one(name, Action::Read, None),
         Route::Blob(name, digest) => match read_or_delete(method) {
-            Some(action) => one(name, action, Some(digest.to_string())),
+            Some(action) => one(name, action, Some(digest.as_str().to_owned())),
             None => Err(ApiError::method_not_allowed()),
         },
         Route::UploadStart(name) => one(name, Action::Create, None),
         Route::Upload(name, _) if method == Method::DELETE => one(name, Action::Delete, None),
         Route::Upload(name, _) => one(name, Action::Create, None),
         Route::Manifest(name, reference) => match read_or_delete(method) {
-            Some(action) => one(name, action, Some(reference.to_string())),
+            Some(action) => one(name, action, Some(reference.as_str().to_owned())),
             None => Err(ApiError::method_not_allowed()),
         },
     }

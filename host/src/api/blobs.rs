@@ -8,7 +8,7 @@ use crate::oci::{Digest, RepoName};
 use crate::storage::{Landing, Storage, Window};
 use crate::zero_copy::SendfileRegions;
 use axum::body::{Body, Bytes};
-use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE};
+use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub async fn get(
         let blob = storage.open_blob(name, digest).await?;
         (blob.size, Some(blob.file))
     };
-    let range = blob_range(header(headers, "range"), size);
+    let range = blob_range(header(headers, RANGE), size);
     let (status, start, len) = match range {
         BlobRange::Full => (StatusCode::OK, 0, size),
         BlobRange::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
@@ -121,7 +121,7 @@ fn blob_headers(h: &mut HeaderMap, digest: &Digest) {
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    super::set(h, DOCKER_CONTENT_DIGEST, &digest.to_string());
+    super::set(h, DOCKER_CONTENT_DIGEST, digest.as_str());
 }
 
 /// Bytes `start..start + len` of `file`, window by window.
@@ -168,7 +168,7 @@ pub async fn delete(storage: &Storage, name: &RepoName, digest: &Digest) -> Repl
     super::set(
         response.headers_mut(),
         DOCKER_CONTENT_DIGEST,
-        &digest.to_string(),
+        digest.as_str(),
     );
     Ok(response)
 }

@@ -12,5 +12,7 @@ pub const DOCKER_API_VERSION: HeaderName =
     HeaderName::from_static("docker-distribution-api-version");
 /// `OCI-Filters-Applied`: the filters a referrers listing applied.
 pub const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
+/// `X-Forwarded-For`: the client a proxy forwarded the request for.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `OCI-Subject`: the subject a pushed manifest refers to.
 pub const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");

@@ -38,7 +38,7 @@ pub fn respond(manifest: ManifestBody, method: &Method) -> Reply {
     let mut response = Response::new(body);
     let h = response.headers_mut();
     set(h, CONTENT_TYPE, &manifest.media_type);
-    set(h, DOCKER_CONTENT_DIGEST, &manifest.digest.to_string());
+    set(h, DOCKER_CONTENT_DIGEST, manifest.digest.as_str());
     super::set_length(h, len);
     Ok(response)
 }
@@ -98,7 +98,7 @@ pub async fn put(
                 reference,
                 extra_tags: &extra_tags,
                 body: document,
-                content_type: header(headers, "content-type"),
+                content_type: header(headers, CONTENT_TYPE),
                 expected: if caller.is_open() { &[] } else { &expected },
             })
             .await;
@@ -117,7 +117,7 @@ pub async fn put(
             LOCATION,
             &format!("/v2/{name}/manifests/{}", outcome.digest),
         );
-        set(h, DOCKER_CONTENT_DIGEST, &outcome.digest.to_string());
+        set(h, DOCKER_CONTENT_DIGEST, outcome.digest.as_str());
         if let Some(subject) = &outcome.subject {
             set(h, OCI_SUBJECT, &subject.to_string());
         }

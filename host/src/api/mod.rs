@@ -25,11 +25,12 @@ use crate::zero_copy::SendfileRegions;
 pub use app::App;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
+use header_names::X_FORWARDED_FOR;
 use query::Query;
 use route::Route;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -76,8 +77,8 @@ pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
         headers: &parts.headers,
         facts: RequestFacts {
             method: parts.method.clone(),
-            user_agent: parts.headers.get("user-agent").cloned(),
-            forwarded_for: parts.headers.get("x-forwarded-for").cloned(),
+            user_agent: parts.headers.get(USER_AGENT).cloned(),
+            forwarded_for: parts.headers.get(X_FORWARDED_FOR).cloned(),
             client,
             tls_version: peer.and_then(|p| p.tls),
             time_ms: crate::clock::now_ms(),
@@ -183,7 +184,7 @@ async fn dispatch(
     let query = Query::parse(uri.query());
     if route == Route::Base {
         caller
-            .authorize_base(header(headers, "user-agent"))
+            .authorize_base(header(headers, USER_AGENT))
             .await
             .inspect_err(|e| audit.refused(e))?;
     }
@@ -196,9 +197,9 @@ async fn dispatch(
         ))
         .await;
     }
-    let accesses = access::required(&route, method)?;
+    let access = access::required(&route, method)?;
     caller
-        .authorize(&accesses)
+        .authorize(access.as_slice())
         .await
         .inspect_err(|e| audit.refused(e))?;
     audit.allowed();
@@ -291,7 +292,10 @@ async fn dispatch(
 }
 
 /// A header's value as text, if present and printable.
-pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header<'a>(
+    headers: &'a HeaderMap,
+    name: impl axum::http::header::AsHeaderName,
+) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

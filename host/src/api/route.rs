@@ -36,10 +36,14 @@ impl Route {
             return Ok(Route::Catalog);
         }
         // The last three segments, and the name as the text before the last `k` of them.
-        let mut from_end = rest.rsplit('/');
-        let (last, second, third) = (from_end.next(), from_end.next(), from_end.next());
+        let slashes = last_slashes(rest);
+        let (last, second, third) = (
+            segment(rest, &slashes, 0),
+            segment(rest, &slashes, 1),
+            segment(rest, &slashes, 2),
+        );
         let name_of = |k: usize| -> Result<RepoName, ApiError> {
-            let Some((end, _)) = rest.rmatch_indices('/').nth(k - 1) else {
+            let Some(end) = slashes[k - 1] else {
                 return Err(ApiError::not_found());
             };
             let name = &rest[..end];
@@ -54,7 +58,7 @@ impl Route {
             (Some(_), Some("blobs"), Some("uploads")) => {
                 return Ok(Route::UploadStart(name_of(2)?))
             }
-            (Some("blobs"), Some("uploads"), Some(id)) if from_end.next().is_some() => {
+            (Some("blobs"), Some("uploads"), Some(id)) if slashes[2].is_some() => {
                 let name = name_of(3)?;
                 return Ok(if id.is_empty() {
                     Route::UploadStart(name)
@@ -92,6 +96,30 @@ impl Route {
     }
 }
 
+/// Where the last four `/` of `path` are, the last first.
+fn last_slashes(path: &str) -> [Option<usize>; 4] {
+    let mut found = [None; 4];
+    let mut end = path.len();
+    for slot in &mut found {
+        let Some(at) = memchr::memrchr(b'/', &path.as_bytes()[..end]) else {
+            break;
+        };
+        *slot = Some(at);
+        end = at;
+    }
+    found
+}
+
+/// Segment `i` of `path` counted from its end (0: the last), if the path has that many.
+fn segment<'a>(path: &'a str, slashes: &[Option<usize>; 4], i: usize) -> Option<&'a str> {
+    let end = match i {
+        0 => path.len(),
+        _ => slashes[i - 1]?,
+    };
+    let start = slashes[i].map_or(0, |at| at + 1);
+    Some(&path[start..end])
+}
+
 fn truncated(s: &str) -> String {
     s.chars().take(200).collect()
 }
@@ -101,6 +129,16 @@ mod tests {
     use super::*;
 
     const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn segments_are_read_from_the_end_as_rsplit_reads_them() {
+        for path in ["a/b//c/d", "x", "/x", "a/", "", "a/b/c/d/e/f", "//"] {
+            let slashes = last_slashes(path);
+            let expected: Vec<&str> = path.rsplit('/').take(4).collect();
+            let got: Vec<&str> = (0..4).map_while(|i| segment(path, &slashes, i)).collect();
+            assert_eq!(got, expected, "{path:?}");
+        }
+    }
 
     #[test]
     fn routes() {

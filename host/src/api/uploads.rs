@@ -8,7 +8,7 @@ use super::{empty_with_length, header, set, Reply};
 use crate::oci::{Digest, RepoName};
 use crate::storage::Storage;
 use axum::body::Body;
-use axum::http::header::{LOCATION, RANGE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
 use axum::http::{HeaderMap, StatusCode};
 
 /// A mount a POST asks for: the digest and the source repository, if named.
@@ -37,7 +37,7 @@ pub async fn start(
     headers: &HeaderMap,
     body: Body,
 ) -> Reply {
-    if let Some(declared) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(declared) = header(headers, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()) {
         // Refused before a byte is stored (the body is then drained or the connection closed).
         storage.check_blob_size(declared)?;
     }
@@ -97,7 +97,7 @@ pub async fn finish(
 
 /// The chunk's `Content-Range`, if the client sent one.
 fn chunk_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
-    header(headers, "content-range")
+    header(headers, CONTENT_RANGE)
         .map(|h| {
             content_range(h).ok_or_else(|| {
                 ApiError::new(
@@ -159,6 +159,6 @@ fn blob_created(name: &RepoName, digest: &Digest) -> axum::response::Response {
     let mut response = empty_with_length(StatusCode::CREATED, 0);
     let h = response.headers_mut();
     set(h, LOCATION, &format!("/v2/{name}/blobs/{digest}"));
-    set(h, DOCKER_CONTENT_DIGEST, &digest.to_string());
+    set(h, DOCKER_CONTENT_DIGEST, digest.as_str());
     response
 }

@@ -1,6 +1,7 @@
 //! The cookies of sessions: zot's `session` (HttpOnly: the token) and `user` (readable by the
 //! page: the user name), `SameSite=Lax`, `Secure` with TLS or `secureSession`.
 
+use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 
 /// The session cookie's name (zot's).
@@ -13,7 +14,7 @@ pub const LOGIN: &str = "portcullis-login";
 /// A cookie's value from the request.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
-        .get_all("cookie")
+        .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))

@@ -3,6 +3,7 @@
 use super::authorization::{self, Presented};
 use crate::plugins::model::Identity;
 use crate::tokens::DockerToken;
+use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Classify the request's `Authorization` header(s): more than one is unusable.
 pub fn presented(headers: &HeaderMap) -> Presented {
-    let mut values = headers.get_all("authorization").iter();
+    let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Presented::Nothing;
     };

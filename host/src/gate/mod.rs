@@ -35,14 +35,14 @@ use crate::sessions::SessionStore;
 use crate::tokens::Tokens;
 use arc_swap::ArcSwap;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use credentials::CredentialCache;
 use std::sync::Arc;
 use std::time::Duration;
 use throttle::Throttle;
 
 /// The header zot's web UI sends: it enables session cookies and suppresses challenges.
-pub const UI_HEADER: &str = "x-zot-api-client";
+pub const UI_HEADER: HeaderName = HeaderName::from_static("x-zot-api-client");
 /// Its value.
 pub const UI_HEADER_VALUE: &str = "zot-ui";
 

@@ -35,10 +35,12 @@ impl Algorithm {
 }
 
 /// A validated digest: a supported algorithm and a lowercase hex hash of the right length.
+/// Kept as its text (`algorithm:hex`), which is how it is mostly used: in headers, paths and
+/// documents. (Ordered by algorithm, then hash.)
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
     algorithm: Algorithm,
-    hex: String,
+    text: String,
 }
 
 /// Why a string is not a usable digest.
@@ -60,7 +62,12 @@ impl Digest {
 
     /// The hex-encoded hash.
     pub fn hex(&self) -> &str {
-        &self.hex
+        &self.text[self.algorithm.name().len() + 1..]
+    }
+
+    /// The digest as text, `algorithm:hex`.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// Digest of `bytes` with `algorithm`.
@@ -75,48 +82,53 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (alg, encoded) = s.split_once(':').ok_or(DigestError::Malformed)?;
-        let algorithm = match alg {
-            "sha256" => Algorithm::Sha256,
-            "sha512" => Algorithm::Sha512,
-            // Not one we support: malformed or merely unsupported, by the image spec's grammar
-            // (algorithm-components of [a-z0-9]+ joined by [+._-], then [a-zA-Z0-9=_-]+).
-            _ => {
-                let alg_ok = !alg.is_empty()
-                    && alg.split(['+', '.', '_', '-']).all(|c| {
-                        !c.is_empty()
-                            && c.bytes()
-                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                    });
-                let encoded_ok = !encoded.is_empty()
-                    && encoded
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
-                return Err(if alg_ok && encoded_ok {
-                    DigestError::Unsupported
-                } else {
-                    DigestError::Malformed
-                });
-            }
-        };
-        // A supported algorithm: exactly its length of lowercase hex (which the grammar above
-        // also allows), checked in one pass.
-        let is_lower_hex = encoded
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if encoded.len() != algorithm.hex_len() || !is_lower_hex {
-            return Err(DigestError::Malformed);
-        }
         Ok(Digest {
-            algorithm,
-            hex: encoded.to_owned(),
+            algorithm: algorithm_of(s)?,
+            text: s.to_owned(),
         })
     }
 }
 
+/// The algorithm of a valid digest's text; why it is not one otherwise.
+fn algorithm_of(s: &str) -> Result<Algorithm, DigestError> {
+    let (alg, encoded) = s.split_once(':').ok_or(DigestError::Malformed)?;
+    let algorithm = match alg {
+        "sha256" => Algorithm::Sha256,
+        "sha512" => Algorithm::Sha512,
+        // Not one we support: malformed or merely unsupported, by the image spec's grammar
+        // (algorithm-components of [a-z0-9]+ joined by [+._-], then [a-zA-Z0-9=_-]+).
+        _ => {
+            let alg_ok = !alg.is_empty()
+                && alg.split(['+', '.', '_', '-']).all(|c| {
+                    !c.is_empty()
+                        && c.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                });
+            let encoded_ok = !encoded.is_empty()
+                && encoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+            return Err(if alg_ok && encoded_ok {
+                DigestError::Unsupported
+            } else {
+                DigestError::Malformed
+            });
+        }
+    };
+    // A supported algorithm: exactly its length of lowercase hex (which the grammar above
+    // also allows), checked in one pass.
+    let is_lower_hex = encoded
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if encoded.len() != algorithm.hex_len() || !is_lower_hex {
+        return Err(DigestError::Malformed);
+    }
+    Ok(algorithm)
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+        f.pad(&self.text)
     }
 }
 
@@ -128,8 +140,9 @@ impl serde::Serialize for Digest {
 
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        let text = String::deserialize(d)?;
+        let algorithm = algorithm_of(&text).map_err(serde::de::Error::custom)?;
+        Ok(Digest { algorithm, text })
     }
 }
 
@@ -174,7 +187,10 @@ impl Hasher {
             Hasher::Sha256(h) => hex::encode(h.finalize()),
             Hasher::Sha512(h) => hex::encode(h.finalize()),
         };
-        Digest { algorithm, hex }
+        Digest {
+            algorithm,
+            text: format!("{}:{hex}", algorithm.name()),
+        }
     }
 }
 

@@ -116,6 +116,14 @@ pub enum ReferenceError {
 }
 
 impl Reference {
+    /// The tag, or the digest's text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reference::Tag(t) => t,
+            Reference::Digest(d) => d.as_str(),
+        }
+    }
+
     /// A string with a `:` is a digest; anything else must be a valid tag.
     pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
         if s.contains(':') {
@@ -130,10 +138,7 @@ impl Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reference::Tag(t) => f.write_str(t),
-            Reference::Digest(d) => d.fmt(f),
-        }
+        f.write_str(self.as_str())
     }
 }
 
