@@ -4,6 +4,7 @@
 //! decision about who may do what goes through the [`gate`].
 
 pub mod api;
+pub mod caches;
 pub mod clock;
 pub mod config;
 pub mod errors;

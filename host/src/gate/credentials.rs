@@ -1,11 +1,11 @@
 //! Reading credentials from a request, and remembering verified (and refused) ones.
 
 use super::authorization::{self, Presented};
+use crate::caches::Cache;
 use crate::plugins::model::Identity;
 use crate::tokens::DockerToken;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
-use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,15 +73,15 @@ impl CredentialCache {
         CredentialCache {
             salt: *uuid::Uuid::new_v4().as_bytes(),
             ttl,
-            verified: Cache::builder()
+            verified: moka::sync::Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
-                .build(),
-            refused: Cache::builder()
+                .build_with_hasher(crate::caches::hasher()),
+            refused: moka::sync::Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(REFUSED_TTL)
-                .build(),
+                .build_with_hasher(crate::caches::hasher()),
         }
     }
 

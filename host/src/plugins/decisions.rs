@@ -4,7 +4,7 @@
 //! replaced policy starts with none.
 
 use super::model::{Action, Decision, Identity, Resource};
-use moka::sync::Cache;
+use crate::caches::Cache;
 use prometheus_client::metrics::counter::Counter;
 use std::time::Duration;
 
@@ -50,10 +50,10 @@ impl DecisionMemory {
     /// decisions may not be reused.
     pub fn new(plugin: &str, lifetime: Duration) -> Option<DecisionMemory> {
         (!lifetime.is_zero()).then(|| DecisionMemory {
-            decisions: Cache::builder()
+            decisions: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(lifetime)
-                .build(),
+                .build_with_hasher(crate::caches::hasher()),
             reused: super::metrics::decisions_reused(plugin),
         })
     }

@@ -19,7 +19,7 @@ const LIFETIME: Duration = Duration::from_secs(30);
 
 /// Recently found blob sizes, per repository and digest.
 pub(super) struct BlobSizes {
-    sizes: moka::sync::Cache<(RepoName, Digest), u64>,
+    sizes: crate::caches::Cache<(RepoName, Digest), u64>,
     /// Bumped by every removal; held while a size is stored or forgotten.
     removals: Mutex<u64>,
 }
@@ -30,7 +30,7 @@ impl Default for BlobSizes {
             sizes: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(LIFETIME)
-                .build(),
+                .build_with_hasher(crate::caches::hasher()),
             removals: Mutex::new(0),
         }
     }

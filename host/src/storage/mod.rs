@@ -113,7 +113,7 @@ pub struct Storage {
     uploads: uploads::Sessions,
     /// Recently served manifests by digest (content-addressed, so shared by repositories; only
     /// ever served after a repository's index resolved the reference).
-    manifests: moka::sync::Cache<Digest, bytes::Bytes>,
+    manifests: crate::caches::Cache<Digest, bytes::Bytes>,
     /// Recently found blob sizes, so a `HEAD` needs no trip to the storage pool.
     blob_sizes: blob_sizes::BlobSizes,
 }
@@ -142,7 +142,7 @@ impl Storage {
             manifests: moka::sync::Cache::builder()
                 .max_capacity(MANIFEST_CACHE_BYTES)
                 .weigher(|_, b: &bytes::Bytes| b.len().try_into().unwrap_or(u32::MAX))
-                .build(),
+                .build_with_hasher(crate::caches::hasher()),
             blob_sizes: blob_sizes::BlobSizes::default(),
             options,
         })
