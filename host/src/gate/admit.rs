@@ -92,7 +92,7 @@ impl Gate {
     /// Wrap what a caller proved into an opaque bearer token (the token endpoint's answer to
     /// credentials that are not themselves a token); returns it and its lifetime.
     pub fn wrap(&self, caller: &Caller) -> Option<(String, Duration)> {
-        let admission = caller.admission()?.clone();
+        let admission = Arc::new(caller.admission()?.clone());
         let token = format!("{WRAPPED_PREFIX}{}", crate::sessions::random_token());
         let generation = self.current.load();
         let key = generation.wrapped.key("", &token);
@@ -129,7 +129,7 @@ impl Gate {
                 if ui {
                     match self.session_identity(request).await {
                         Some(Ok(identity)) => {
-                            return Ok(caller(Some(Admission::of(identity)), cookies))
+                            return Ok(caller(Some(Arc::new(Admission::of(identity))), cookies))
                         }
                         Some(Err(())) => {
                             cookies = cookies::end_session(generation.settings.secure_cookies)
@@ -184,7 +184,7 @@ impl Gate {
         generation: &Generation,
         request: &Presentation<'_>,
         c: &BasicCredentials,
-    ) -> Result<Admission, Refusal> {
+    ) -> Result<Arc<Admission>, Refusal> {
         let key = generation.cache.key(&c.username, &c.password);
         let token = generation
             .tokens
@@ -208,7 +208,7 @@ impl Gate {
         generation: &Generation,
         request: &Presentation<'_>,
         token: &str,
-    ) -> Result<Admission, Refusal> {
+    ) -> Result<Arc<Admission>, Refusal> {
         if token.starts_with(WRAPPED_PREFIX) {
             let key = generation.wrapped.key("", token);
             return match generation.wrapped.get(&key) {
@@ -247,7 +247,7 @@ impl Gate {
         user: &str,
         key: CredentialKey,
         check: impl FnOnce() -> F,
-    ) -> Result<Admission, Refusal>
+    ) -> Result<Arc<Admission>, Refusal>
     where
         F: std::future::Future<Output = Result<Result<Admission, String>, Refusal>> + Send,
     {
@@ -266,6 +266,7 @@ impl Gate {
         };
         match verdict {
             Ok(admission) => {
+                let admission = Arc::new(admission);
                 generation.cache.put(key, admission.clone());
                 Ok(admission)
             }
@@ -309,7 +310,7 @@ async fn verify_token(
             let mut identity = Identity::new(subject, Vec::new(), DOCKER_TOKEN_SOURCE);
             identity.expires_at_ms = expires_at_ms;
             Ok(Ok(Admission {
-                identity,
+                identity: Arc::new(identity),
                 claims: None,
                 docker: Some(Arc::new(grants)),
             }))
@@ -323,7 +324,7 @@ async fn verify_token(
                 Ok(Ok(mut identity)) => {
                     identity.expires_at_ms = expires_at_ms;
                     Ok(Ok(Admission {
-                        identity,
+                        identity: Arc::new(identity),
                         claims: Some(json.into()),
                         docker: None,
                     }))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// An authenticated (or anonymous) caller, bound to the generation that admitted it.
 pub struct Caller {
     pub(super) generation: Arc<Generation>,
-    pub(super) admission: Option<Admission>,
+    pub(super) admission: Option<Arc<Admission>>,
     pub(super) facts: super::RequestFacts,
     pub(super) ui: bool,
     pub(super) cookies: Vec<String>,
@@ -30,12 +30,12 @@ fn docker_verb(action: Action) -> Option<&'static str> {
 impl Caller {
     /// The caller's identity, if authenticated.
     pub fn identity(&self) -> Option<&Identity> {
-        self.admission.as_ref().map(|a| &a.identity)
+        self.admission.as_ref().map(|a| &*a.identity)
     }
 
     /// What the caller's credential proved.
     pub fn admission(&self) -> Option<&Admission> {
-        self.admission.as_ref()
+        self.admission.as_deref()
     }
 
     /// `Set-Cookie` values the response must carry (a session started or ended).
@@ -132,7 +132,8 @@ impl Caller {
             return Ok((Decision::Allow, "no-authorizer"));
         };
         let memory = self.generation.plugins.decisions.as_ref();
-        let key = memory.map(|_| DecisionKey::new(identity, resource, action, reference));
+        let shared = self.admission.as_ref().map(|a| &a.identity);
+        let key = memory.map(|_| DecisionKey::new(shared, resource, action, reference));
         if let Some(decision) = memory.zip(key.as_ref()).and_then(|(m, k)| m.recall(k)) {
             return Ok((decision, authorizer.name()));
         }

@@ -29,8 +29,8 @@ pub fn presented(headers: &HeaderMap) -> Presented {
 /// policy conditions) or their Docker grants (their own authorization).
 #[derive(Clone, Debug)]
 pub struct Admission {
-    /// Who.
-    pub identity: Identity,
+    /// Who (shared with the decision memory's keys).
+    pub identity: Arc<Identity>,
     /// A workload token's verified claims (JSON).
     pub claims: Option<Arc<str>>,
     /// A Docker token's grants.
@@ -41,7 +41,7 @@ impl Admission {
     /// An identity with nothing else.
     pub fn of(identity: Identity) -> Admission {
         Admission {
-            identity,
+            identity: Arc::new(identity),
             claims: None,
             docker: None,
         }
@@ -57,7 +57,8 @@ pub type CredentialKey = [u8; 32];
 pub struct CredentialCache {
     salt: [u8; 16],
     ttl: Duration,
-    verified: Cache<CredentialKey, (Admission, Instant)>,
+    /// Shared with the callers it admits: a remembered credential's request copies no identity.
+    verified: Cache<CredentialKey, (Arc<Admission>, Instant)>,
     refused: Cache<CredentialKey, ()>,
 }
 
@@ -96,7 +97,7 @@ impl CredentialCache {
     }
 
     /// What a credential was verified as, if recently and still valid.
-    pub fn get(&self, key: &CredentialKey) -> Option<Admission> {
+    pub fn get(&self, key: &CredentialKey) -> Option<Arc<Admission>> {
         match self.verified.get(key) {
             Some((admission, until)) if Instant::now() < until => Some(admission),
             Some(_) => {
@@ -113,7 +114,7 @@ impl CredentialCache {
     }
 
     /// Remember a verified credential (until it expires, at most the cache's ttl).
-    pub fn put(&self, key: CredentialKey, admission: Admission) {
+    pub fn put(&self, key: CredentialKey, admission: Arc<Admission>) {
         let mut ttl = self.ttl;
         if let Some(expiry) = admission.identity.expires_at_ms {
             ttl = ttl.min(Duration::from_millis(
@@ -168,20 +169,20 @@ mod tests {
     fn cache_expires_and_distinguishes() {
         let cache = CredentialCache::new(Duration::from_millis(50));
         let id = Identity::new("u", vec![], "t");
-        cache.put(cache.key("u", "right"), Admission::of(id.clone()));
+        cache.put(cache.key("u", "right"), Arc::new(Admission::of(id.clone())));
         assert!(cache.get(&cache.key("u", "right")).is_some());
         assert!(cache.get(&cache.key("u", "wrong")).is_none());
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get(&cache.key("u", "right")).is_none());
 
         let cache = CredentialCache::new(Duration::from_secs(60));
-        cache.put(cache.key("u", "k"), Admission::of(id.clone()));
+        cache.put(cache.key("u", "k"), Arc::new(Admission::of(id.clone())));
         cache.forget("t", "u");
         assert!(cache.get(&cache.key("u", "k")).is_none(), "revoked at once");
 
         let mut expired = id;
         expired.expires_at_ms = Some(1);
-        cache.put(cache.key("u", "old"), Admission::of(expired));
+        cache.put(cache.key("u", "old"), Arc::new(Admission::of(expired)));
         assert!(
             cache.get(&cache.key("u", "old")).is_none(),
             "an expired credential is never cached"

@@ -6,6 +6,7 @@
 use super::model::{Action, Decision, Identity, Resource};
 use crate::caches::Cache;
 use prometheus_client::metrics::counter::Counter;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Decisions remembered at most (a few hundred bytes each).
@@ -15,7 +16,7 @@ const CAPACITY: u64 = 16_384;
 /// and a token's claims.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DecisionKey {
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
     resource: Resource,
     action: Action,
     reference: Option<String>,
@@ -24,7 +25,7 @@ pub struct DecisionKey {
 impl DecisionKey {
     /// The key of an access by `identity` (none: anonymous).
     pub fn new(
-        identity: Option<&Identity>,
+        identity: Option<&Arc<Identity>>,
         resource: &Resource,
         action: Action,
         reference: &Option<String>,
@@ -81,11 +82,11 @@ mod tests {
     use super::*;
 
     fn key(username: &str, groups: &[&str], action: Action, reference: &str) -> DecisionKey {
-        let identity = Identity::new(
+        let identity = Arc::new(Identity::new(
             username,
             groups.iter().map(|g| g.to_string()).collect(),
             "htpasswd",
-        );
+        ));
         let resource = Resource::Repository("team/app".into());
         DecisionKey::new(Some(&identity), &resource, action, &Some(reference.into()))
     }
@@ -105,7 +106,7 @@ mod tests {
         );
         let mut scoped = alice.clone();
         if let Some(identity) = scoped.identity.as_mut() {
-            identity.scopes = Some(Vec::new());
+            Arc::make_mut(identity).scopes = Some(Vec::new());
         }
         for other in [
             key("bob", &["dev"], Action::Read, "v1"),
