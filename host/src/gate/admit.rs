@@ -92,7 +92,7 @@ impl Gate {
     /// Wrap what a caller proved into an opaque bearer token (the token endpoint's answer to
     /// credentials that are not themselves a token); returns it and its lifetime.
     pub fn wrap(&self, caller: &Caller) -> Option<(String, Duration)> {
-        let admission = Arc::new(caller.admission()?.clone());
+        let admission = caller.admission.clone()?;
         let token = format!("{WRAPPED_PREFIX}{}", crate::sessions::random_token());
         let generation = self.current.load();
         let key = generation.wrapped.key("", &token);
