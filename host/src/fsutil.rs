@@ -13,6 +13,12 @@ pub fn temp_path(dir: &Path) -> std::path::PathBuf {
     dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()))
 }
 
+/// The directory `path` is in.
+pub fn parent(path: &Path) -> io::Result<&Path> {
+    path.parent()
+        .ok_or_else(|| io::Error::other("no parent directory"))
+}
+
 /// Flush a directory's entries (new names, renames) to disk.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -29,9 +35,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// returns the directory, which the caller must fsync for the new name to be durable (a
 /// caller that commits many files syncs it once for all of them).
 pub fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    let dir = parent(path)?;
     std::fs::create_dir_all(dir)?;
     let tmp = temp_path(dir);
     let result = (|| {
@@ -50,9 +54,7 @@ pub fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
 /// when `share` is set and the filesystem allows it, else a copy to a temporary name, fsynced
 /// and renamed. An existing `dst` is left as it is (content-addressed names never change).
 pub fn link_or_copy(src: &Path, dst: &Path, share: bool) -> io::Result<()> {
-    let dir = dst
-        .parent()
-        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    let dir = parent(dst)?;
     std::fs::create_dir_all(dir)?;
     if dst.exists() {
         return Ok(());

@@ -81,13 +81,6 @@ impl FsBlobs {
     }
 }
 
-/// The directory a blob's name is in.
-fn parent(target: &Path) -> std::io::Result<&Path> {
-    target
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent"))
-}
-
 /// `Some` of what `f` found, `None` when the file is missing (or is not a regular file).
 fn if_present<T>(result: std::io::Result<Option<T>>) -> std::io::Result<Option<T>> {
     match result {
@@ -129,7 +122,7 @@ impl BlobStore for FsBlobs {
 
     async fn write(&self, name: &RepoName, digest: &Digest, bytes: Bytes) -> Result<()> {
         let path = self.layout.blob(name, digest);
-        let dir = parent(&path)?.to_owned();
+        let dir = fsutil::parent(&path)?.to_owned();
         self.with_new_name(dir, move || {
             if path.is_file() {
                 // Acknowledged as stored: whatever its age, it is as new as this push.
@@ -212,7 +205,7 @@ impl BlobStore for FsBlobs {
     async fn commit(&self, name: &RepoName, digest: &Digest, staged: PathBuf) -> Result<()> {
         let target = self.layout.blob(name, digest);
         let shared = self.dedupe.then(|| self.layout.shared_blob(digest));
-        let dir = parent(&target)?.to_owned();
+        let dir = fsutil::parent(&target)?.to_owned();
         self.with_new_name(dir, move || place(&staged, &target, shared.as_deref()))
             .await
     }
@@ -256,7 +249,7 @@ impl BlobStore for FsBlobs {
 /// index. A `target` that exists but is not a regular file is never taken for the blob.
 /// Returns whether `target` is a new name (its directory then needs a sync).
 fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<bool> {
-    let dir = parent(target)?;
+    let dir = fsutil::parent(target)?;
     std::fs::create_dir_all(dir)?;
     match std::fs::symlink_metadata(target) {
         Ok(m) if m.is_file() => {
@@ -285,7 +278,7 @@ fn place(file: &Path, target: &Path, shared: Option<&Path>) -> std::io::Result<b
     std::fs::File::open(file)?.sync_all()?;
     std::fs::rename(file, target)?;
     if let Some(shared) = shared {
-        std::fs::create_dir_all(parent(shared)?)?;
+        std::fs::create_dir_all(fsutil::parent(shared)?)?;
         // The content index's new name is not synced: the blob is durable through `target`,
         // and an entry lost in a crash only costs a later push the chance to share this inode.
         match std::fs::hard_link(target, shared) {
