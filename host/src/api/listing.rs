@@ -8,11 +8,11 @@ use crate::gate::Caller;
 use crate::oci::{media, Digest, RepoName};
 use crate::storage::Storage;
 use axum::http::header::{CONTENT_TYPE, LINK};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::json;
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 /// Parse `n` (None when absent).
 fn page_size(query: &Query) -> Result<Option<usize>, ApiError> {
@@ -30,22 +30,52 @@ fn page_size(query: &Query) -> Result<Option<usize>, ApiError> {
         .transpose()
 }
 
-/// The body of `tags/list`, serialized straight from the page (no intermediate JSON value).
-#[derive(Serialize)]
-struct TagList<'a> {
-    name: &'a str,
-    tags: &'a [String],
+/// A JSON listing of names: an object whose last member, `key`, is the array of `names`,
+/// after the members already written into `head` (each followed by a comma).
+///
+/// Repository names and tags are validated to characters JSON writes as they are, so each is
+/// copied between quotes in one step; anything that would need escaping goes through
+/// serde_json. A hundred names cost a hundred copies, not a serializer call per character run.
+fn names_json<'a>(
+    mut head: Vec<u8>,
+    key: &str,
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> Vec<u8> {
+    let text: usize = names.clone().map(|n| n.len() + 3).sum();
+    head.reserve(key.len() + text + 8);
+    head.push(b'"');
+    head.extend_from_slice(key.as_bytes());
+    head.extend_from_slice(b"\":[");
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            head.push(b',');
+        }
+        push_json_string(&mut head, name);
+    }
+    head.extend_from_slice(b"]}");
+    head
 }
 
-/// The body of `_catalog`.
-#[derive(Serialize)]
-struct Catalog<'a> {
-    repositories: &'a [Arc<str>],
+/// Append `text` as a JSON string.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    // Every byte is looked at (no early exit), which the compiler turns into vector code.
+    let plain = text.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if !plain {
+        // Writing into a Vec cannot fail, and a str always serializes.
+        let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// A JSON listing with a `Link` to the next page when there is one.
-fn paged(path: &str, body: impl Serialize, n: Option<usize>, next_after: Option<&str>) -> Response {
-    let mut response = axum::Json(body).into_response();
+fn paged(path: &str, body: Vec<u8>, n: Option<usize>, next_after: Option<&str>) -> Response {
+    let json = HeaderValue::from_static("application/json");
+    let mut response = ([(CONTENT_TYPE, json)], body).into_response();
     if let (Some(n), Some(last)) = (n, next_after) {
         let link = format!("<{path}?n={n}&{}>; rel=\"next\"", encode("last", last));
         set(response.headers_mut(), LINK, &link);
@@ -62,15 +92,11 @@ pub async fn tags(storage: &Storage, name: &RepoName, query: &Query) -> Reply {
     } else {
         None
     };
-    Ok(paged(
-        &format!("/v2/{name}/tags/list"),
-        TagList {
-            name: name.as_str(),
-            tags: &tags,
-        },
-        n,
-        next,
-    ))
+    let mut head = b"{\"name\":".to_vec();
+    push_json_string(&mut head, name.as_str());
+    head.push(b',');
+    let body = names_json(head, "tags", tags.iter().map(String::as_str));
+    Ok(paged(&format!("/v2/{name}/tags/list"), body, n, next))
 }
 
 /// Repositories offered to the authorizer's catalog filter in one call.
@@ -82,43 +108,49 @@ const FILTER_BATCH: usize = 1000;
 pub async fn catalog(storage: &Storage, query: &Query, caller: &Caller) -> Reply {
     caller.authorize_catalog().await?;
     let n = page_size(query)?;
-    let mut last: Option<Arc<str>> = query.get("last").map(Arc::from);
-    let mut repos: Vec<Arc<str>> = Vec::new();
-    let more = 'pages: loop {
-        if n == Some(repos.len()) {
+    let mut last: Option<SmolStr> = query.get("last").map(SmolStr::from);
+    let mut repos: Vec<SmolStr> = Vec::new();
+    let more = loop {
+        let room = n.map_or(usize::MAX, |n| n - repos.len());
+        if room == 0 {
+            // `n=0`: an empty page, and whether there is anything after `last`.
             break !storage.catalog_page(Some(1), last.as_deref()).0.is_empty();
         }
         // As many candidates as the page still needs: a page of a large catalog costs what a
         // page of a small one does, unless the gate hides many of them.
-        let want = n.map_or(FILTER_BATCH, |n| (n - repos.len()).clamp(1, FILTER_BATCH));
+        let want = room.min(FILTER_BATCH);
         let (candidates, more_after) = storage.catalog_page(Some(want), last.as_deref());
         let Some(end) = candidates.last().cloned() else {
             break false;
         };
-        for visible in caller.filter_catalog(candidates).await? {
-            if n == Some(repos.len()) {
-                break 'pages true;
-            }
-            repos.push(visible);
+        let visible = caller.filter_catalog(candidates).await?;
+        if visible.len() > room {
+            repos.extend(visible.into_iter().take(room));
+            break true;
+        }
+        let filled = visible.len() == room;
+        if repos.is_empty() {
+            repos = visible;
+        } else {
+            repos.extend(visible);
+        }
+        if filled || !more_after {
+            // A full page ends at the candidates' end: more follow exactly when more remained.
+            break more_after;
         }
         last = Some(end);
-        if !more_after {
-            break false;
-        }
     };
     let next = if more {
-        repos.last().map(|r| &**r)
+        repos.last().map(SmolStr::as_str)
     } else {
         None
     };
-    Ok(paged(
-        "/v2/_catalog",
-        Catalog {
-            repositories: &repos,
-        },
-        n,
-        next,
-    ))
+    let body = names_json(
+        b"{".to_vec(),
+        "repositories",
+        repos.iter().map(SmolStr::as_str),
+    );
+    Ok(paged("/v2/_catalog", body, n, next))
 }
 
 /// GET `/v2/<name>/referrers/<digest>`.
@@ -142,4 +174,28 @@ pub async fn referrers(
         set(h, OCI_FILTERS_APPLIED, "artifactType");
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_are_the_json_serde_would_write() {
+        let names = [
+            "library/alpine",
+            "a\"quote",
+            "back\\slash",
+            "tab\there",
+            "ü",
+        ];
+        let mut head = b"{\"name\":".to_vec();
+        push_json_string(&mut head, "repo");
+        head.push(b',');
+        let body = names_json(head, "tags", names.iter().copied());
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed, json!({"name": "repo", "tags": names}));
+        let empty = names_json(b"{".to_vec(), "repositories", std::iter::empty());
+        assert_eq!(empty, b"{\"repositories\":[]}");
+    }
 }

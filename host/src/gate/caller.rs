@@ -6,6 +6,7 @@ use super::{challenge, challenge_header, delay, scopes, unavailable, Access, Gen
 use crate::plugins::decisions::DecisionKey;
 use crate::plugins::model::{AccessRequest, Action, Decision, Identity, Resource};
 use crate::plugins::CallError;
+use smol_str::SmolStr;
 use std::sync::Arc;
 
 /// An authenticated (or anonymous) caller, bound to the generation that admitted it.
@@ -247,18 +248,20 @@ impl Caller {
     }
 
     /// The repositories of a catalog page the caller may see.
-    pub async fn filter_catalog(&self, mut names: Vec<Arc<str>>) -> Result<Vec<Arc<str>>, Refusal> {
+    pub async fn filter_catalog(&self, mut names: Vec<SmolStr>) -> Result<Vec<SmolStr>, Refusal> {
         if self.admission.as_ref().is_some_and(|a| a.docker.is_some()) {
             // Its grant on the catalog was checked by `authorize_catalog`.
             return Ok(names);
         }
-        names.retain(|n| scopes::allow(self.identity(), n, Action::Read));
+        if scopes::restricted(self.identity()) {
+            names.retain(|n| scopes::allow(self.identity(), n, Action::Read));
+        }
         match &self.generation.plugins.authorizer {
             None => Ok(names),
             Some(a) => {
-                let offered = names.iter().map(|n| n.to_string()).collect();
+                let offered = names.iter().map(SmolStr::to_string).collect();
                 match Box::pin(a.filter_catalog(self.identity(), offered)).await {
-                    Ok(kept) => Ok(kept.into_iter().map(Arc::from).collect()),
+                    Ok(kept) => Ok(kept.into_iter().map(SmolStr::from).collect()),
                     Err(CallError::Unavailable(_)) => Err(unavailable()),
                     Err(CallError::Failed(_)) => Ok(Vec::new()),
                 }

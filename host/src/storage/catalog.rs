@@ -1,12 +1,12 @@
 //! Listing repositories, a page at a time.
 
+use smol_str::SmolStr;
 use std::ops::Bound;
-use std::sync::Arc;
 
 impl super::Storage {
     /// Up to `n` repository names after `last`, in lexical order; the flag says whether more
     /// remained.
-    pub fn catalog_page(&self, n: Option<usize>, last: Option<&str>) -> (Vec<Arc<str>>, bool) {
+    pub fn catalog_page(&self, n: Option<usize>, last: Option<&str>) -> (Vec<SmolStr>, bool) {
         let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner());
         let start = last.map_or(Bound::Unbounded, Bound::Excluded);
         page(

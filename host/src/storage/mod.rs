@@ -36,6 +36,7 @@ pub use view::{IndexOp, IndexView};
 use crate::oci::{Digest, RepoName};
 use crate::pool::BlockingPool;
 use layout::Layout;
+use smol_str::SmolStr;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -108,8 +109,9 @@ pub struct Storage {
     blobs: Arc<dyn BlobStore>,
     indexes: Arc<dyn IndexStore>,
     repos: Mutex<HashMap<RepoName, Arc<Repo>>>,
-    /// Every repository's name (shared, so a catalog page copies no text).
-    catalog: RwLock<BTreeSet<Arc<str>>>,
+    /// Every repository's name. Names of up to 23 bytes are held inline, so a catalog page
+    /// copies a few bytes per name and touches no reference count shared with other threads.
+    catalog: RwLock<BTreeSet<SmolStr>>,
     uploads: uploads::Sessions,
     /// Recently served manifests by digest (content-addressed, so shared by repositories; only
     /// ever served after a repository's index resolved the reference).
@@ -129,7 +131,7 @@ impl Storage {
             .repositories()
             .await?
             .into_iter()
-            .map(Arc::from)
+            .map(SmolStr::from)
             .collect();
         Ok(Storage {
             layout,
@@ -192,7 +194,7 @@ impl Storage {
         self.catalog
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(Arc::from(name.as_str()));
+            .insert(SmolStr::from(name.as_str()));
         Ok(())
     }
 
