@@ -57,7 +57,9 @@ impl App {
         if is_registry_path(request.uri().path()) {
             around(&self.state, request, |r| v2(&self.state, r)).await
         } else {
-            match self.router.clone().oneshot(request).await {
+            // Boxed: the router's future is twice the registry's, and every request's future
+            // would carry (and move) it.
+            match Box::pin(self.router.clone().oneshot(request)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             }

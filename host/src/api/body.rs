@@ -156,10 +156,13 @@ pub async fn guard<F: Future<Output = Response>>(
     let arrived = Instant::now();
     let version = request.version();
     let (parts, body) = request.into_parts();
-    let empty = body.is_end_stream();
+    if body.is_end_stream() {
+        // Nothing to read, to time or to drain (most reads): no guard to set up.
+        return next(Request::from_parts(parts, Body::empty())).await;
+    }
     let shared = Arc::new(Mutex::new(Shared {
         body: Some(body),
-        finished: empty,
+        finished: false,
     }));
     let reader = Guarded::new(shared.clone(), limits, arrived);
     let mut response = next(Request::from_parts(parts, Body::new(reader))).await;
@@ -172,7 +175,8 @@ pub async fn guard<F: Future<Output = Response>>(
         }
     };
     if let Some(body) = leftover {
-        if !drain(body).await && version <= Version::HTTP_11 {
+        // Boxed: a rare path, whose timers would otherwise enlarge every request's future.
+        if !Box::pin(drain(body)).await && version <= Version::HTTP_11 {
             response
                 .headers_mut()
                 .insert("connection", HeaderValue::from_static("close"));

@@ -2,7 +2,8 @@
 //! 503 and closed, never left hanging), socket timeouts, TLS, HTTP/1.1 and HTTP/2, the client's
 //! address on every request, and a graceful shutdown.
 
-use super::connection::{Activity, GuardedIo};
+use super::body::Attached;
+use super::connection::{Activity, GuardedIo, InFlight};
 use super::limits::ListenerLimits;
 use crate::api::{App, Peer};
 use crate::zero_copy::{SendfileRegions, ZeroCopyStream};
@@ -77,13 +78,16 @@ pub async fn run(
         tokio::spawn(async move {
             let _permit = permit;
             let timeouts = limits.timeouts;
-            let service = |tls, zero_copy| {
-                hyper_util::service::TowerToHyperService::new(tower::service_fn(serve_request(
+            let service = |tls, sendfile| {
+                hyper::service::service_fn(serve_request(
                     app,
                     activity.clone(),
-                    Peer { addr, tls },
-                    zero_copy,
-                )))
+                    Peer {
+                        addr,
+                        tls,
+                        sendfile,
+                    },
+                ))
             };
             let result = match tls {
                 None => {
@@ -131,9 +135,11 @@ pub async fn run(
     }
 }
 
-/// The answer to one request, as the per-connection service returns it.
-type Answer =
-    std::pin::Pin<Box<dyn Future<Output = Result<axum::response::Response, Infallible>> + Send>>;
+/// The answer to one request, as the per-connection service returns it: the application's
+/// body, carrying the mark that the request is in flight until it has been sent.
+type Answer = std::pin::Pin<
+    Box<dyn Future<Output = Result<hyper::Response<Attached<InFlight>>, Infallible>> + Send>,
+>;
 
 /// The per-connection request handler: marks the request in flight until its response body is
 /// done, and records the peer and, on plain connections, where blob windows are registered for
@@ -142,20 +148,16 @@ fn serve_request(
     app: App,
     activity: Arc<Activity>,
     peer: Peer,
-    zero_copy: Option<SendfileRegions>,
 ) -> impl Fn(hyper::Request<hyper::body::Incoming>) -> Answer + Clone {
     move |request| {
         let app = app.clone();
         let in_flight = activity.begin();
-        let zero_copy = zero_copy.clone();
+        let peer = peer.clone();
         Box::pin(async move {
             let mut request: Request = request.map(Body::new);
             request.extensions_mut().insert(peer);
-            if let Some(regions) = zero_copy {
-                request.extensions_mut().insert(regions);
-            }
             let response = app.answer(request).await;
-            Ok(response.map(|body| Body::new(super::body::Attached::new(body, in_flight))))
+            Ok(response.map(|body| Attached::new(body, in_flight)))
         })
     }
 }
