@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use std::borrow::Cow;
 
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 /// How many times a push is decided again when its tags change under it before it gives up.
@@ -30,16 +31,24 @@ pub async fn get(
 /// The answer to a GET or HEAD of `manifest`.
 pub fn respond(manifest: ManifestBody, method: &Method) -> Reply {
     let len = manifest.bytes.len() as u64;
-    let body = if method == Method::HEAD {
+    let head = method == Method::HEAD;
+    // A GET's length is the body's, which hyper writes itself; a HEAD has no body to measure.
+    let mut response = Response::new(if head {
         Body::empty()
     } else {
         Body::from(manifest.bytes)
-    };
-    let mut response = Response::new(body);
+    });
     let h = response.headers_mut();
-    set(h, CONTENT_TYPE, &manifest.media_type);
+    match manifest.media_type {
+        Cow::Borrowed(known) => {
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(known));
+        }
+        Cow::Owned(other) => set(h, CONTENT_TYPE, &other),
+    }
     set(h, DOCKER_CONTENT_DIGEST, manifest.digest.as_str());
-    super::set_length(h, len);
+    if head {
+        super::set_length(h, len);
+    }
     Ok(response)
 }
 

@@ -54,13 +54,16 @@ pub struct AppState {
     pub write_timeout: Option<Duration>,
 }
 
-/// Facts about the connection a request came on, in its extensions (set by the listener).
-#[derive(Clone, Copy, Debug)]
+/// Facts about the connection a request came on, in its extensions (set by the listener; one
+/// value, so a request's extensions cost one allocation, not one per fact).
+#[derive(Clone)]
 pub struct Peer {
     /// The client's address.
     pub addr: SocketAddr,
     /// The TLS protocol version, none for plain HTTP.
     pub tls: Option<&'static str>,
+    /// Where blob windows are registered for sendfile, on plain connections.
+    pub sendfile: Option<SendfileRegions>,
 }
 
 /// Result of a handler.
@@ -68,7 +71,7 @@ pub type Reply = Result<Response, ApiError>;
 
 /// What the gate needs of a request.
 pub(crate) fn presentation<'a>(parts: &'a Parts) -> Presentation<'a> {
-    let peer = parts.extensions.get::<Peer>().copied();
+    let peer = parts.extensions.get::<Peer>();
     let client = peer
         .map(|p| p.addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -143,7 +146,10 @@ async fn v2(state: &AppState, request: Request) -> Response {
     }
     let mut audit = Audit::of(&parts.method);
     let mut cookies = Vec::new();
-    let mut response = match dispatch(state, &parts, body, &mut audit, &mut cookies).await {
+    // Boxed: the layers around it (telemetry, the body guard, this one) each hold the future
+    // they await, so an unboxed handler's state would be carried, and moved, several times over.
+    let mut response = match Box::pin(dispatch(state, &parts, body, &mut audit, &mut cookies)).await
+    {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
@@ -245,7 +251,7 @@ async fn dispatch(
             Method::GET | Method::HEAD => {
                 // Blobs go out by sendfile on plain HTTP/1 connections (see `zero_copy`).
                 let zero_copy = (parts.version < axum::http::Version::HTTP_2)
-                    .then(|| parts.extensions.get::<SendfileRegions>().cloned())
+                    .then(|| parts.extensions.get::<Peer>()?.sendfile.clone())
                     .flatten();
                 let sync = state.sync.as_ref();
                 pull_through::or_fetched(

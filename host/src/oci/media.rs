@@ -29,6 +29,19 @@ pub fn manifest_kind(media_type: &str) -> Option<ManifestKind> {
     }
 }
 
+/// The constant naming `media_type`, when it is one of the manifest types above (so it can be
+/// answered without copying the text).
+pub fn known_manifest(media_type: &str) -> Option<&'static str> {
+    [
+        OCI_MANIFEST,
+        OCI_INDEX,
+        DOCKER_MANIFEST,
+        DOCKER_MANIFEST_LIST,
+    ]
+    .into_iter()
+    .find(|known| *known == media_type)
+}
+
 /// Layers that registries are not required to hold (they carry `urls` instead).
 pub fn is_non_distributable(media_type: &str) -> bool {
     media_type.contains(".nondistributable.") || media_type.contains(".foreign.")

@@ -5,9 +5,10 @@
 use super::index::{IndexFile, SUBJECT};
 use super::{IndexOp, IndexView, Repo, Result, Storage, StorageError};
 use crate::oci::manifest::{self, Descriptor};
-use crate::oci::media::ManifestKind;
+use crate::oci::media::{self, ManifestKind};
 use crate::oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -50,8 +51,8 @@ pub struct PutOutcome {
 pub struct ManifestBody {
     /// The document.
     pub bytes: Bytes,
-    /// Its media type.
-    pub media_type: String,
+    /// Its media type (one of the known manifest types' constants, or the stored text).
+    pub media_type: Cow<'static, str>,
     /// Its digest.
     pub digest: Digest,
 }
@@ -161,7 +162,9 @@ impl Storage {
     ) -> Result<ManifestBody> {
         let (media_type, digest) = self
             .resolve_with(name, reference, |d| {
-                (d.media_type.clone(), d.digest.clone())
+                let media_type = media::known_manifest(&d.media_type)
+                    .map_or_else(|| Cow::Owned(d.media_type.clone()), Cow::Borrowed);
+                (media_type, d.digest.clone())
             })
             .await?;
         let bytes = self.manifest_bytes(name, &digest).await?;

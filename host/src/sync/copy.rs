@@ -194,7 +194,7 @@ impl Copy {
             reference: reference.clone(),
             body: ManifestBody {
                 bytes,
-                media_type: parsed.media_type,
+                media_type: parsed.media_type.into(),
                 digest,
             },
             content_type,
