@@ -50,7 +50,8 @@ pub async fn get(
         }
     };
     let mut response = match blob {
-        None => empty_with_length(status, len),
+        // A HEAD: its length is set below, with the headers a GET has.
+        None => (status, Body::empty()).into_response(),
         Some(file) => {
             let body = windows(storage.clone(), Arc::new(file), start, len, zero_copy);
             (status, Body::from_stream(body)).into_response()

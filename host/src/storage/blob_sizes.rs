@@ -9,6 +9,8 @@
 //! the same root) stays unnoticed.
 
 use crate::oci::{Digest, RepoName};
+use moka::Equivalent;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,9 +19,46 @@ const CAPACITY: u64 = 16_384;
 /// How long a size is trusted without looking at the file again.
 const LIFETIME: Duration = Duration::from_secs(30);
 
+/// A blob in a repository, as the cache keeps it.
+struct Located {
+    name: RepoName,
+    digest: Digest,
+}
+
+/// A blob in a repository, borrowed: the cache is looked up with it, so a `HEAD` copies
+/// neither the name nor the digest.
+struct Lookup<'a>(&'a RepoName, &'a Digest);
+
+impl Hash for Located {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Lookup(&self.name, &self.digest).hash(state);
+    }
+}
+
+impl PartialEq for Located {
+    fn eq(&self, other: &Self) -> bool {
+        Lookup(&self.name, &self.digest).equivalent(other)
+    }
+}
+
+impl Eq for Located {}
+
+// A lookup hashes and compares as the key it finds.
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.0.as_str(), self.1.as_str()).hash(state);
+    }
+}
+
+impl Equivalent<Located> for Lookup<'_> {
+    fn equivalent(&self, key: &Located) -> bool {
+        *self.0 == key.name && *self.1 == key.digest
+    }
+}
+
 /// Recently found blob sizes, per repository and digest.
 pub(super) struct BlobSizes {
-    sizes: crate::caches::Cache<(RepoName, Digest), u64>,
+    sizes: crate::caches::Cache<Located, u64>,
     /// Bumped by every removal; held while a size is stored or forgotten.
     removals: Mutex<u64>,
 }
@@ -39,7 +78,7 @@ impl Default for BlobSizes {
 impl BlobSizes {
     /// The size of a blob found recently, if any.
     pub fn get(&self, name: &RepoName, digest: &Digest) -> Option<u64> {
-        self.sizes.get(&(name.clone(), digest.clone()))
+        self.sizes.get(&Lookup(name, digest))
     }
 
     /// A mark to take before looking a blob up, for [`BlobSizes::keep`].
@@ -52,7 +91,11 @@ impl BlobSizes {
     pub fn keep(&self, mark: u64, name: &RepoName, digest: &Digest, size: u64) {
         let removals = self.lock();
         if *removals == mark {
-            self.sizes.insert((name.clone(), digest.clone()), size);
+            let key = Located {
+                name: name.clone(),
+                digest: digest.clone(),
+            };
+            self.sizes.insert(key, size);
         }
     }
 
@@ -60,7 +103,7 @@ impl BlobSizes {
     pub fn forget(&self, name: &RepoName, digest: &Digest) {
         let mut removals = self.lock();
         *removals += 1;
-        self.sizes.invalidate(&(name.clone(), digest.clone()));
+        self.sizes.invalidate(&Lookup(name, digest));
     }
 
     /// Forget every blob (after a sweep removed some).
@@ -90,6 +133,8 @@ mod tests {
         let (name, digest) = blob();
         sizes.keep(sizes.mark(), &name, &digest, 7);
         assert_eq!(sizes.get(&name, &digest), Some(7));
+        let other = RepoName::parse("a/c").unwrap();
+        assert_eq!(sizes.get(&other, &digest), None, "sizes are per repository");
         sizes.forget(&name, &digest);
         assert_eq!(sizes.get(&name, &digest), None);
     }
