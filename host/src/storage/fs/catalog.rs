@@ -5,7 +5,8 @@ use crate::storage::layout::{PRIVATE_DIR, UPLOADS_DIR};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Walk the root and collect repository names (nested names included).
+/// Walk the root and collect repository names (nested names included). Each directory is
+/// read once: whether it holds an `index.json` is seen among its entries, not asked again.
 pub fn scan(root: &Path) -> std::io::Result<BTreeSet<String>> {
     let mut found = BTreeSet::new();
     let mut stack = vec![(root.to_owned(), String::new())];
@@ -15,18 +16,34 @@ pub fn scan(root: &Path) -> std::io::Result<BTreeSet<String>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let is_repo = !prefix.is_empty() && dir.join("index.json").is_file();
+        let mut has_index = false;
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                // Followed, as a path lookup would.
+                let followed = std::fs::metadata(entry.path());
+                has_index |=
+                    entry.file_name() == "index.json" && followed.is_ok_and(|m| m.is_file());
+                continue;
+            }
+            if kind.is_file() {
+                has_index |= entry.file_name() == "index.json";
+                continue;
+            }
+            if !kind.is_dir() {
+                continue;
+            }
+            if let Some(name) = entry.file_name().to_str() {
+                children.push((entry.path(), name.to_owned()));
+            }
+        }
+        let is_repo = has_index && !prefix.is_empty();
         if is_repo && RepoName::parse(&prefix).is_ok() {
             found.insert(prefix.clone());
         }
-        for entry in entries {
-            let entry = entry?;
-            if !entry.file_type()?.is_dir() {
-                continue;
-            }
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
+        for (path, name) in children {
             let skip = name == PRIVATE_DIR
                 || name == UPLOADS_DIR
                 || name.starts_with('.')
@@ -37,9 +54,38 @@ pub fn scan(root: &Path) -> std::io::Result<BTreeSet<String>> {
                 } else {
                     format!("{prefix}/{name}")
                 };
-                stack.push((entry.path(), child));
+                stack.push((path, child));
             }
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_are_directories_holding_an_index() {
+        let root = tempfile::tempdir().unwrap();
+        let repo = |name: &str| {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("index.json"), "{}").unwrap();
+            dir
+        };
+        repo("alpine");
+        let nested = repo("team/app");
+        repo("team/app/sub");
+        // A repository's blob directory is its layout, never a repository.
+        repo("team/app/blobs");
+        repo(PRIVATE_DIR);
+        std::fs::create_dir_all(root.path().join("empty/dir")).unwrap();
+        std::fs::create_dir_all(root.path().join("not-a-file/index.json")).unwrap();
+        let linked = root.path().join("linked");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(nested.join("index.json"), linked.join("index.json")).unwrap();
+        let found: Vec<String> = scan(root.path()).unwrap().into_iter().collect();
+        assert_eq!(found, ["alpine", "linked", "team/app", "team/app/sub"]);
+    }
 }
