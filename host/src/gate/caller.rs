@@ -34,11 +34,6 @@ impl Caller {
         self.admission.as_ref().map(|a| &*a.identity)
     }
 
-    /// What the caller's credential proved.
-    pub fn admission(&self) -> Option<&Admission> {
-        self.admission.as_deref()
-    }
-
     /// `Set-Cookie` values the response must carry (a session started or ended).
     pub fn cookies(&self) -> &[String] {
         &self.cookies

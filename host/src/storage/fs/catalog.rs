@@ -21,22 +21,15 @@ pub fn scan(root: &Path) -> std::io::Result<BTreeSet<String>> {
         for entry in entries {
             let entry = entry?;
             let kind = entry.file_type()?;
-            if kind.is_symlink() {
-                // Followed, as a path lookup would.
-                let followed = std::fs::metadata(entry.path());
-                has_index |=
-                    entry.file_name() == "index.json" && followed.is_ok_and(|m| m.is_file());
-                continue;
-            }
-            if kind.is_file() {
-                has_index |= entry.file_name() == "index.json";
-                continue;
-            }
-            if !kind.is_dir() {
-                continue;
-            }
-            if let Some(name) = entry.file_name().to_str() {
-                children.push((entry.path(), name.to_owned()));
+            if kind.is_dir() {
+                if let Some(name) = entry.file_name().to_str() {
+                    children.push((entry.path(), name.to_owned()));
+                }
+            } else if entry.file_name() == "index.json" {
+                // A symlink is followed, as a path lookup would.
+                has_index = kind.is_file()
+                    || (kind.is_symlink()
+                        && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
             }
         }
         let is_repo = has_index && !prefix.is_empty();
