@@ -8,11 +8,12 @@ use crate::oci::name::is_valid_tag;
 use crate::oci::{Reference, RepoName};
 use crate::storage::{IndexView, TagExpectation};
 use axum::http::Method;
+use smol_str::SmolStr;
 
 /// The access a request needs; none for repository-less routes. (A manifest push depends on
 /// the repository's tags: see [`manifest_write`].)
 pub fn required(route: &Route, method: &Method) -> Result<Option<Access>, ApiError> {
-    let one = |repository: &RepoName, action: Action, reference: Option<String>| {
+    let one = |repository: &RepoName, action: Action, reference: Option<SmolStr>| {
         Ok(Some(Access {
             repository: repository.clone(),
             action,
@@ -32,14 +33,14 @@ pub fn required(route: &Route, method: &Method) -> Result<Option<Access>, ApiErr
         Route::Base | Route::Catalog => Ok(None),
         Route::Tags(name) | Route::Referrers(name, _) => one(name, Action::Read, None),
         Route::Blob(name, digest) => match read_or_delete(method) {
-            Some(action) => one(name, action, Some(digest.as_str().to_owned())),
+            Some(action) => one(name, action, Some(digest.as_str().into())),
             None => Err(ApiError::method_not_allowed()),
         },
         Route::UploadStart(name) => one(name, Action::Create, None),
         Route::Upload(name, _) if method == Method::DELETE => one(name, Action::Delete, None),
         Route::Upload(name, _) => one(name, Action::Create, None),
         Route::Manifest(name, reference) => match read_or_delete(method) {
-            Some(action) => one(name, action, Some(reference.as_str().to_owned())),
+            Some(action) => one(name, action, Some(reference.as_str().into())),
             None => Err(ApiError::method_not_allowed()),
         },
     }
@@ -73,10 +74,10 @@ pub fn manifest_write(
     reference: &Reference,
     extra_tags: &[String],
 ) -> (Vec<Access>, Vec<TagExpectation>) {
-    let access = |action, reference: String| Access {
+    let access = |action, reference: &str| Access {
         repository: name.clone(),
         action,
-        reference: Some(reference),
+        reference: Some(reference.into()),
     };
     let exists = |tag: &str| view.is_some_and(|v| v.find_tag(tag).is_some());
     let action_for = |existed: bool| {
@@ -105,16 +106,16 @@ pub fn manifest_write(
         .collect();
     let mut accesses: Vec<Access> = expected
         .iter()
-        .map(|e| access(action_for(e.existed), e.tag.clone()))
+        .map(|e| access(action_for(e.existed), &e.tag))
         .collect();
     if let Reference::Digest(digest) = reference {
         let any_new = expected.is_empty() || expected.iter().any(|e| !e.existed);
         let any_existing = expected.iter().any(|e| e.existed);
         if any_new {
-            accesses.push(access(Action::Create, digest.to_string()));
+            accesses.push(access(Action::Create, digest.as_str()));
         }
         if any_existing {
-            accesses.push(access(Action::Update, digest.to_string()));
+            accesses.push(access(Action::Update, digest.as_str()));
         }
     }
     (accesses, expected)

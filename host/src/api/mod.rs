@@ -240,7 +240,7 @@ async fn dispatch(
                         .allows(&Access {
                             repository: name.clone(),
                             action: Action::DetectManifestCollision,
-                            reference: Some(reference.to_string()),
+                            reference: Some(reference.as_str().into()),
                         })
                         .await?;
                 Box::pin(manifests::delete(storage, &name, &reference, detect)).await

@@ -64,7 +64,7 @@ impl Caller {
         &self,
         resource: &Resource,
         action: Action,
-        reference: &Option<String>,
+        reference: &Option<SmolStr>,
     ) -> Result<Decision, Refusal> {
         let started = std::time::Instant::now();
         let (decision, by) = self.decision(resource, action, reference).await?;
@@ -101,7 +101,7 @@ impl Caller {
         &self,
         resource: &Resource,
         action: Action,
-        reference: &Option<String>,
+        reference: &Option<SmolStr>,
     ) -> Result<(Decision, &str), Refusal> {
         let identity = self.identity();
         if let Some(grants) = self.admission.as_ref().and_then(|a| a.docker.as_ref()) {
@@ -137,7 +137,7 @@ impl Caller {
             identity: identity.cloned(),
             resource: resource.clone(),
             action,
-            reference: reference.clone(),
+            reference: reference.as_ref().map(SmolStr::to_string),
             context: self.facts.context(),
             claims: self
                 .admission
@@ -162,7 +162,7 @@ impl Caller {
     /// Allow the request only if every access is allowed.
     pub async fn authorize(&self, accesses: &[Access]) -> Result<(), Refusal> {
         for access in accesses {
-            let resource = Resource::Repository(access.repository.as_str().to_owned());
+            let resource = Resource::Repository(access.repository.to_smol());
             if let Decision::Deny(reason) = self
                 .decide(&resource, access.action, &access.reference)
                 .await?
@@ -180,7 +180,7 @@ impl Caller {
 
     /// Whether one access would be allowed (for optional behaviour such as mounts).
     pub async fn allows(&self, access: &Access) -> Result<bool, Refusal> {
-        let resource = Resource::Repository(access.repository.as_str().to_owned());
+        let resource = Resource::Repository(access.repository.to_smol());
         Ok(matches!(
             self.decide(&resource, access.action, &access.reference)
                 .await?,

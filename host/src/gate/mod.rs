@@ -37,6 +37,7 @@ use arc_swap::ArcSwap;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName};
 use credentials::CredentialCache;
+use smol_str::SmolStr;
 use std::sync::Arc;
 use std::time::Duration;
 use throttle::Throttle;
@@ -53,8 +54,8 @@ pub struct Access {
     pub repository: RepoName,
     /// The action.
     pub action: Action,
-    /// The tag or digest acted on, when there is one.
-    pub reference: Option<String>,
+    /// The tag or digest acted on, when there is one (a tag inline up to 23 bytes).
+    pub reference: Option<SmolStr>,
 }
 
 /// Why the gate stopped a request.

@@ -2,6 +2,7 @@
 //! before any of them is used to build a path.
 
 use super::digest::{Digest, DigestError};
+use smol_str::SmolStr;
 use std::fmt;
 
 /// Longest repository name accepted (the limit distribution and zot use).
@@ -9,9 +10,10 @@ pub const MAX_NAME_LEN: usize = 255;
 /// Longest tag the spec allows.
 pub const MAX_TAG_LEN: usize = 128;
 
-/// A repository name such as `library/alpine`.
+/// A repository name such as `library/alpine`. Held inline up to 23 bytes (most names), so
+/// parsing and cloning one for a request allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RepoName(String);
+pub struct RepoName(SmolStr);
 
 /// Path components that would land on an entry of the enclosing repository's OCI layout:
 /// `a/blobs` would be repository `a`'s blob directory. They are refused after the first
@@ -43,12 +45,17 @@ impl RepoName {
         {
             return Err(NameError::Reserved(reserved));
         }
-        Ok(RepoName(s.to_owned()))
+        Ok(RepoName(SmolStr::new(s)))
     }
 
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The name as a shared string (a copy of at most 23 bytes, or a reference count).
+    pub fn to_smol(&self) -> SmolStr {
+        self.0.clone()
     }
 }
 
@@ -98,8 +105,8 @@ pub fn is_valid_tag(s: &str) -> bool {
 /// A manifest reference: a tag or a digest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Reference {
-    /// A tag such as `latest`.
-    Tag(String),
+    /// A tag such as `latest` (inline up to 23 bytes).
+    Tag(SmolStr),
     /// A content digest.
     Digest(Digest),
 }
@@ -129,7 +136,7 @@ impl Reference {
         if s.contains(':') {
             Ok(Reference::Digest(s.parse()?))
         } else if is_valid_tag(s) {
-            Ok(Reference::Tag(s.to_owned()))
+            Ok(Reference::Tag(SmolStr::new(s)))
         } else {
             Err(ReferenceError::Tag)
         }

@@ -278,7 +278,7 @@ impl From<AccessRequestJson> for AccessRequest {
         AccessRequest {
             identity: r.identity.map(Into::into),
             resource: match r.resource {
-                ResourceJson::Repository(name) => Resource::Repository(name),
+                ResourceJson::Repository(name) => Resource::Repository(name.into()),
                 ResourceJson::Metrics => Resource::Metrics,
             },
             action: r.action.into(),

@@ -169,7 +169,7 @@ macro_rules! common_conversions {
         impl From<&model::Resource> for t::Resource {
             fn from(r: &model::Resource) -> t::Resource {
                 match r {
-                    model::Resource::Repository(name) => t::Resource::Repository(name.clone()),
+                    model::Resource::Repository(name) => t::Resource::Repository(name.to_string()),
                     model::Resource::Metrics => t::Resource::Metrics,
                 }
             }

@@ -6,6 +6,7 @@
 use super::model::{Action, Decision, Identity, Resource};
 use crate::caches::Cache;
 use prometheus_client::metrics::counter::Counter;
+use smol_str::SmolStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub struct DecisionKey {
     identity: Option<Arc<Identity>>,
     resource: Resource,
     action: Action,
-    reference: Option<String>,
+    reference: Option<SmolStr>,
 }
 
 impl DecisionKey {
@@ -28,7 +29,7 @@ impl DecisionKey {
         identity: Option<&Arc<Identity>>,
         resource: &Resource,
         action: Action,
-        reference: &Option<String>,
+        reference: &Option<SmolStr>,
     ) -> DecisionKey {
         DecisionKey {
             identity: identity.cloned(),

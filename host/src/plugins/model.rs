@@ -2,6 +2,7 @@
 //! version: the gate speaks these types, and each supported version of the contract is adapted
 //! to them in [`super::bindings`].
 
+use smol_str::SmolStr;
 use std::fmt;
 
 /// What a request wants to do (zot's actions).
@@ -118,8 +119,8 @@ pub enum AuthnResult {
 /// What is accessed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
-    /// A repository.
-    Repository(String),
+    /// A repository (its name inline up to 23 bytes).
+    Repository(SmolStr),
     /// The metrics endpoint.
     Metrics,
 }

@@ -115,7 +115,7 @@ impl Storage {
         };
         let mut tags: Vec<String> = put.extra_tags.to_vec();
         if let Reference::Tag(t) = put.reference {
-            tags.push(t.clone());
+            tags.push(t.to_string());
         }
         let op = IndexOp::Put {
             descriptor: Box::new(descriptor),
@@ -211,7 +211,7 @@ impl Storage {
         let mut writer = repo.writer.lock().await;
         let view = self.latest(name, &mut writer).await?;
         let op = match reference {
-            Reference::Tag(t) => IndexOp::RemoveTag { tag: t.clone() },
+            Reference::Tag(t) => IndexOp::RemoveTag { tag: t.to_string() },
             Reference::Digest(d) => {
                 if detect_collision && view.entries_of(d) > 1 {
                     return Err(StorageError::ManifestCollision);

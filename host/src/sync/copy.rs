@@ -83,10 +83,7 @@ impl Copy {
 
     /// The upstream digest of the manifest `tag` names, without copying anything.
     pub async fn upstream_digest(&self, tag: &str) -> Result<Digest, CopyError> {
-        Ok(self
-            .fetch_manifest(&Reference::Tag(tag.to_owned()))
-            .await?
-            .1)
+        Ok(self.fetch_manifest(&Reference::Tag(tag.into())).await?.1)
     }
 
     /// Fetch a manifest and verify it; returns it, its digest and its media type.
@@ -304,7 +301,7 @@ impl Copy {
                 );
             }
         }
-        found.push(Reference::Tag(format!(
+        found.push(Reference::Tag(smol_str::format_smolstr!(
             "{}-{}.sig",
             subject.algorithm().name(),
             subject.hex()

@@ -73,7 +73,7 @@ async fn once(sync: &Sync, index: usize) -> anyhow::Result<(usize, usize)> {
 /// Copy `tag` unless the local tag already names the upstream's manifest; `Ok(true)` when
 /// copied.
 async fn mirror_tag(copy: &Copy, tag: &str) -> Result<bool, ()> {
-    let reference = Reference::Tag(tag.to_owned());
+    let reference = Reference::Tag(tag.into());
     let local = copy.storage.get_manifest(&copy.local, &reference).await;
     if let Ok(local) = local {
         match copy.upstream_digest(tag).await {
