@@ -1,5 +1,7 @@
 //! The `portcullis` command line.
 
+mod allocator;
+
 use clap::{Parser, Subcommand};
 use portcullis::config::{self, Config};
 use std::path::PathBuf;
