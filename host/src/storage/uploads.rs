@@ -4,6 +4,11 @@
 //! re-hashed on first use); a failed or mismatched chunk is rolled back; only a verified,
 //! fsynced file is moved into the repository. Sessions are bounded per repository and in
 //! total, and one left idle for `upload_timeout` is abandoned.
+//!
+//! A new session's file is created while the POST's reply goes out, by a job that holds the
+//! session until it is done: the client's next request on the session waits for it (usually
+//! it is long done, the network round trip being slower than a file creation), and creates the
+//! file itself if that job could not. A sequential push so waits for one storage job fewer.
 
 use super::{BodyError, Landing, Result, Storage, StorageError};
 use crate::oci::{Algorithm, Digest, Hasher, RepoName};
@@ -42,6 +47,8 @@ struct Session {
     size: u64,
     /// SHA-256 of the bytes so far; None until re-read after a restart.
     hasher: Option<Hasher>,
+    /// Whether the file exists (false while its creation failed: the next user creates it).
+    created: bool,
 }
 
 /// A session and when it was last used.
@@ -76,33 +83,47 @@ async fn truncate_to(storage: &Storage, path: PathBuf, size: u64) -> Result<()> 
 }
 
 impl Storage {
-    /// Open a new upload session in `name`; returns its id.
+    /// Open a new upload session in `name`; returns its id. Its file is created in the
+    /// background (see the module's documentation).
     pub async fn start_upload(&self, name: &RepoName) -> Result<String> {
         self.check_upload_limits(name)?;
         self.ensure_repo(name).await?;
         let id = uuid::Uuid::new_v4();
-        let dir = self.layout.uploads(name);
-        let path = dir.join(id.to_string());
-        let created = path.clone();
-        self.blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::File::create(&created).map(drop)
-        })
-        .await?;
-        let session = Session {
-            path,
+        let session = Arc::new(tokio::sync::Mutex::new(Session {
+            path: self.layout.uploads(name).join(id.to_string()),
             size: 0,
             hasher: Some(Hasher::new(Algorithm::Sha256)),
-        };
+            created: false,
+        }));
+        let mut creating = session
+            .clone()
+            .try_lock_owned()
+            .expect("a new session is not shared yet");
         self.uploads.lock().insert(
             id,
             Entry {
-                session: Arc::new(tokio::sync::Mutex::new(session)),
+                session,
                 repo: name.clone(),
                 touched: Instant::now(),
             },
         );
+        let io = self.io.clone();
+        tokio::spawn(async move {
+            let path = creating.path.clone();
+            creating.created =
+                matches!(io.run(move || create_session_file(&path)).await, Ok(Ok(())));
+        });
         Ok(id.to_string())
+    }
+
+    /// Create the session's file if its background creation failed.
+    async fn ensure_created(&self, session: &mut Session) -> Result<()> {
+        if !session.created {
+            let path = session.path.clone();
+            self.blocking(move || create_session_file(&path)).await?;
+            session.created = true;
+        }
+        Ok(())
     }
 
     fn check_upload_limits(&self, name: &RepoName) -> Result<()> {
@@ -158,6 +179,7 @@ impl Storage {
             path,
             size,
             hasher: None,
+            created: true,
         }));
         let mut open = self.uploads.lock();
         Ok(open
@@ -193,6 +215,7 @@ impl Storage {
     {
         let session = self.session(name, id).await?;
         let mut session = session.lock().await;
+        self.ensure_created(&mut session).await?;
         if let Some((first, _)) = range {
             if first != session.size {
                 return Err(StorageError::RangeInvalid { size: session.size });
@@ -242,6 +265,7 @@ impl Storage {
     {
         let handle = self.session(name, id).await?;
         let mut session = handle.lock().await;
+        self.ensure_created(&mut session).await?;
         if let Some((first, _)) = range {
             if first != session.size {
                 return Err(StorageError::RangeInvalid { size: session.size });
@@ -318,7 +342,8 @@ impl Storage {
     /// Abandon an upload and delete what it received.
     pub async fn cancel_upload(&self, name: &RepoName, id: &str) -> Result<()> {
         let handle = self.session(name, id).await?;
-        let session = handle.lock().await;
+        let mut session = handle.lock().await;
+        self.ensure_created(&mut session).await?;
         self.forget_upload(id);
         let path = session.path.clone();
         match self.blocking(move || std::fs::remove_file(path)).await {
@@ -591,6 +616,12 @@ impl Storage {
     }
 }
 
+/// Create an empty session file (and the repository's uploads directory).
+fn create_session_file(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(crate::fsutil::parent(path)?)?;
+    std::fs::File::create(path).map(drop)
+}
+
 /// Write `chunks` one after another at `at` in `file`, with as few calls as the kernel
 /// allows (no copy into one buffer).
 fn write_all_vectored_at(
@@ -732,6 +763,40 @@ mod tests {
         let mut content = Vec::new();
         blob.file.read_to_end(&mut content).unwrap();
         content
+    }
+
+    #[tokio::test]
+    async fn a_session_file_is_created_at_once_or_by_the_sessions_next_user() {
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(StorageOptions::new(root.path().to_owned()))
+            .await
+            .unwrap();
+        let name = RepoName::parse("team/app").unwrap();
+        let uploads = storage.layout.uploads(&name);
+
+        // Created in the background: there by the time the session can be used.
+        let id = storage.start_upload(&name).await.unwrap();
+        assert_eq!(storage.upload_status(&name, &id).await.unwrap().size, 0);
+        assert!(
+            uploads.join(&id).is_file(),
+            "created while the reply went out"
+        );
+
+        // A creation that fails (a file where the uploads directory goes) is retried by the
+        // session's next user, and the upload completes.
+        std::fs::remove_dir_all(&uploads).unwrap();
+        std::fs::write(&uploads, b"in the way").unwrap();
+        let id = storage.start_upload(&name).await.unwrap();
+        storage.upload_status(&name, &id).await.unwrap(); // the creation job has run
+        assert!(!uploads.join(&id).exists());
+        std::fs::remove_file(&uploads).unwrap();
+        let blob = b"late file".to_vec();
+        let chunk: Vec<Chunk> = vec![Ok(Bytes::from(blob.clone()))];
+        storage
+            .finish_upload(&name, &id, None, &digest(&blob), stream::iter(chunk))
+            .await
+            .unwrap();
+        assert_eq!(stored(&storage, &name, &digest(&blob)).await, blob);
     }
 
     #[tokio::test]
