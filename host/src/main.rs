@@ -86,7 +86,11 @@ fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(portcullis::server::serve(config, path)) {
+    match runtime.block_on(portcullis::server::serve(
+        config,
+        path,
+        allocator::start_up_over,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "registry stopped");

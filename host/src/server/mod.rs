@@ -43,8 +43,13 @@ pub fn storage_options(config: &Config) -> StorageOptions {
 }
 
 /// Serve until SIGINT or SIGTERM. With a configuration file, its gate is loaded and the file
-/// (and everything the gate was built from) is watched for hot swaps.
-pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+/// (and everything the gate was built from) is watched for hot swaps. `on_ready` runs once,
+/// when start-up is over and the listener is about to accept connections.
+pub async fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    on_ready: impl FnOnce(),
+) -> anyhow::Result<()> {
     let fd_limit = limits::raise_fd_limit();
     let storage = Storage::open(storage_options(&config))
         .await
@@ -106,6 +111,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         max_connections = limits.max_connections,
         "listening"
     );
+    on_ready();
     listener::run(listener, tls, app, limits, shutdown_signal()).await;
     // Every index is written whole, so that the layout on disk is complete without the
     // journals (for zot and other tools reading the same root).
