@@ -21,13 +21,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_arena_eager_commit` in mimalloc v3's `mimalloc.h` (the bindings do not export
-/// option numbers, "for stability reasons"; the version is pinned by `Cargo.lock`).
+/// option numbers, "for stability reasons"; `host/Cargo.toml` pins the exact version).
 const ARENA_EAGER_COMMIT: mi_option_t = 4;
 /// `mi_option_purge_delay`, as above.
 const PURGE_DELAY: mi_option_t = 15;
 
-/// The purge delay to restore when start-up is over (mimalloc's default or the environment's).
-static PURGE_DELAY_AFTER_START_UP: AtomicI64 = AtomicI64::new(-1);
+/// The purge delay to restore when start-up is over (mimalloc's default or the environment's);
+/// [`NOT_CHANGED`] until the constructor has run.
+static PURGE_DELAY_AFTER_START_UP: AtomicI64 = AtomicI64::new(NOT_CHANGED);
+/// The constructor has not changed the purge delay (so there is nothing to restore).
+const NOT_CHANGED: i64 = i64::MIN;
 
 /// Runs from the executable's `.init_array`, before Rust's runtime and `main`.
 extern "C" fn configure() {
@@ -51,6 +54,8 @@ pub fn start_up_over() {
     // mimalloc reads when it considers a purge (a racing reader sees the old or the new value).
     unsafe {
         mi_collect(true);
-        mi_option_set(PURGE_DELAY, delay as std::ffi::c_long);
+        if delay != NOT_CHANGED {
+            mi_option_set(PURGE_DELAY, delay as std::ffi::c_long);
+        }
     }
 }
