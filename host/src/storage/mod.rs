@@ -194,7 +194,7 @@ impl Storage {
         self.catalog
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(SmolStr::from(name.as_str()));
+            .insert(name.to_smol());
         Ok(())
     }
 

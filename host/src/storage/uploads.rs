@@ -342,9 +342,11 @@ impl Storage {
     /// Abandon an upload and delete what it received.
     pub async fn cancel_upload(&self, name: &RepoName, id: &str) -> Result<()> {
         let handle = self.session(name, id).await?;
-        let mut session = handle.lock().await;
-        self.ensure_created(&mut session).await?;
+        let session = handle.lock().await;
         self.forget_upload(id);
+        if !session.created {
+            return Ok(()); // its file was never made: nothing on disk to remove
+        }
         let path = session.path.clone();
         match self.blocking(move || std::fs::remove_file(path)).await {
             Ok(()) => Ok(()),
@@ -786,6 +788,18 @@ mod tests {
         // session's next user, and the upload completes.
         std::fs::remove_dir_all(&uploads).unwrap();
         std::fs::write(&uploads, b"in the way").unwrap();
+        // A monolithic push that cannot create its file fails and leaves no session behind.
+        let open = storage.uploads.lock().len();
+        let refused: Vec<Chunk> = vec![Ok(Bytes::from_static(b"refused"))];
+        let failed = storage
+            .put_blob(&name, &digest(b"refused"), stream::iter(refused))
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            storage.uploads.lock().len(),
+            open,
+            "the session is forgotten"
+        );
         let id = storage.start_upload(&name).await.unwrap();
         storage.upload_status(&name, &id).await.unwrap(); // the creation job has run
         assert!(!uploads.join(&id).exists());
